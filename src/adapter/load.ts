@@ -1,0 +1,67 @@
+// Loads app=MODULE and picks the adapter its export calls for.
+
+import { Server, type RequestListener } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppLoadError } from '../errors.js';
+import { fetchHandler, type FetchApp } from './fetch.js';
+import { nodeHandler } from './node.js';
+import type { AdapterOptions, RequestHandler } from './types.js';
+import { welcome } from './welcome.js';
+
+/** A path (./app.js, /srv/app.mjs) or a package name, resolved from `cwd`. */
+function resolveModule(spec: string, cwd: string): string {
+  if (spec.startsWith('.') || path.isAbsolute(spec) || /\.(c|m)?[jt]sx?$/.test(spec)) {
+    return pathToFileURL(path.resolve(cwd, spec)).href;
+  }
+  try {
+    return pathToFileURL(createRequire(path.join(cwd, 'noop.js')).resolve(spec)).href;
+  } catch {
+    return spec; // ESM-only packages: let import() resolve it.
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+  return `a ${typeof value}`;
+}
+
+function isFetchApp(value: unknown): value is FetchApp {
+  return typeof value === 'object' && value !== null && typeof (value as FetchApp).fetch === 'function';
+}
+
+/** The export's shape decides: http.Server, fetch handler, (req, res) listener, or a Koa app. */
+export function handlerFor(exported: unknown, options: AdapterOptions, name: string): RequestHandler {
+  if (exported instanceof Server) {
+    const server = exported;
+    return nodeHandler((req, res) => void server.emit('request', req, res), options);
+  }
+  if (isFetchApp(exported)) return fetchHandler(exported, options);
+  if (typeof exported === 'function') return nodeHandler(exported as RequestListener, options);
+  const koa = exported as { callback?: () => RequestListener } | null;
+  if (typeof koa?.callback === 'function') return nodeHandler(koa.callback(), options);
+  throw new AppLoadError(
+    `app=${name} exports ${describe(exported)}: expected a (req, res) listener, ` +
+      `an object with fetch(request), or an http.Server (as the default export or module.exports)`,
+  );
+}
+
+export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd = process.cwd()): Promise<RequestHandler> {
+  if (spec === undefined) return nodeHandler(welcome, options);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(resolveModule(spec, cwd))) as Record<string, unknown>;
+  } catch (error) {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    throw new AppLoadError(`app=${spec} failed to load: ${detail}`);
+  }
+  let exported = 'default' in mod ? mod.default : mod;
+  // CommonJS built from ESM: module.exports = { default: app }.
+  const inner = (exported as { default?: unknown } | null)?.default;
+  if (typeof exported === 'object' && exported !== null && inner !== undefined && !isFetchApp(exported)) {
+    exported = inner;
+  }
+  return handlerFor(exported, options, spec);
+}

@@ -1,0 +1,100 @@
+// Serves a Node request listener `(req, res)`: Express, Koa's callback(), Connect, http.Server.
+
+import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { cgiRequest } from '../cgi.js';
+import type { FcgiRequest } from '../fcgi/request.js';
+import { FcgiSocket } from './socket.js';
+import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** The FastCGI side of the request: role, raw params, FILTER data, stderr. */
+    fcgi?: FcgiInfo;
+  }
+}
+
+// Answered by the web server; written by us they would be taken for the response head.
+function noInterimResponses(): void {}
+
+export function nodeHandler(listener: RequestListener, options: AdapterOptions): RequestHandler {
+  const { log, debug } = options;
+  return (fcgi: FcgiRequest): void => {
+    const cgi = cgiRequest(fcgi.params);
+    const socket = new FcgiSocket(fcgi, cgi.remoteAddress, cgi.remotePort, cgi.https);
+    const req = new IncomingMessage(socket as unknown as Socket);
+    req.method = cgi.method;
+    req.url = cgi.url;
+    req.httpVersion = cgi.httpVersion;
+    req.httpVersionMajor = cgi.httpVersionMajor;
+    req.httpVersionMinor = cgi.httpVersionMinor;
+    req.headers = cgi.headers;
+    req.rawHeaders = cgi.rawHeaders;
+    req.fcgi = fcgiInfo(fcgi, socket);
+    socket.req = req;
+    fcgi.attach(socket);
+
+    const res = new ServerResponse(req);
+    // No chunked framing, no keep-alive: the web server frames the reply to the browser.
+    res.useChunkedEncodingByDefault = false;
+    res.shouldKeepAlive = false;
+    // The web server owns the Date header of what it sends.
+    res.sendDate = false;
+    res.writeContinue = noInterimResponses;
+    res.writeProcessing = noInterimResponses;
+    res.writeEarlyHints = noInterimResponses;
+    res.assignSocket(socket as unknown as Socket);
+    // 'prefinish' comes in the tick of res.end(): END_REQUEST then leaves in
+    // the same write as the last body bytes.
+    res.once('prefinish', () => onResponseEnd(fcgi, req, res, socket));
+
+    const fail = (error: unknown): void => {
+      log.error({ err: error, method: cgi.method, url: cgi.url }, 'application error');
+      sendError(res, error, debug);
+    };
+    try {
+      const result: unknown = listener(req, res);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  };
+}
+
+function onResponseEnd(fcgi: FcgiRequest, req: IncomingMessage, res: ServerResponse, socket: FcgiSocket): void {
+  fcgi.end(0);
+  res.detachSocket(socket as unknown as Socket);
+  // As Node's server does: an unread body is discarded, then 'close' follows 'finish'.
+  if (!req.complete && !req.destroyed) req.destroy();
+  res.once('finish', () => process.nextTick(() => {
+    res.destroyed = true;
+    res.emit('close');
+  }));
+}
+
+function sendError(res: ServerResponse, error: unknown, debug: boolean): void {
+  if (res.headersSent) {
+    // Too late for a 500: cut the reply short so the web server sees the failure.
+    res.destroy();
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  const body = errorBody(error, debug);
+  res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function fcgiInfo(fcgi: FcgiRequest, socket: FcgiSocket): FcgiInfo {
+  const info: FcgiInfo = {
+    role: fcgi.role,
+    requestId: fcgi.id,
+    params: fcgi.params,
+    writeStderr: (text) => void fcgi.writeStderr(text),
+  };
+  if (fcgi.role === 'FILTER') {
+    // FCGI_DATA as a Readable; its backpressure pauses the connection like the body's.
+    info.data = socket.filterData = new Readable({ read: () => fcgi.resume() });
+  }
+  return info;
+}

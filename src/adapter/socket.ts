@@ -1,0 +1,181 @@
+// The stand-in for net.Socket under one request's IncomingMessage/ServerResponse.
+
+import { EventEmitter } from 'node:events';
+import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { FcgiRequest, RequestSink } from '../fcgi/request.js';
+
+/**
+ * OutgoingMessage keeps "needs drain" behind a symbol that only Node's own
+ * HTTP server resets. We stand in for that server, so we look the symbol up
+ * once; without it `res.writableNeedDrain` merely stays true after a drain.
+ */
+const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
+  (s) => s.description === 'kNeedDrain',
+);
+
+/** Hop-by-hop headers: the web server speaks HTTP to the browser, not us (RFC 3875 6.3). */
+const HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):[^\r]*/gi;
+
+/** "HTTP/1.1 200 OK\r\n..." -> "Status: 200 OK\r\n..." (RFC 3875 6.3.3). */
+export function cgiHead(head: string): string {
+  const space = head.indexOf(' ');
+  return ('Status:' + head.slice(space)).replace(HOP_BY_HOP, '');
+}
+
+/**
+ * Node's ServerResponse writes an HTTP/1.1 message to its socket; this socket
+ * turns that message into a CGI response on FCGI_STDOUT: the status line
+ * becomes `Status:`, hop-by-hop headers go, the body passes through. Reading
+ * the request body resumes the FastCGI connection (backpressure), and an
+ * abort by the web server destroys it as a lost client connection would.
+ */
+export class FcgiSocket extends EventEmitter implements RequestSink {
+  readonly fcgi: FcgiRequest;
+  req: IncomingMessage | null = null;
+  /** FILTER role only: where FCGI_DATA goes (req.fcgi.data). */
+  filterData: Readable | null = null;
+  /** Set by ServerResponse.assignSocket(). */
+  _httpMessage: ServerResponse | null = null;
+  readable = true;
+  writable = true;
+  destroyed = false;
+  /** OutgoingMessage.end() resets this before its final uncork(). */
+  readonly _writableState = { corked: 0 };
+  /** IncomingMessage sizes its buffer from this: one full record. */
+  readonly readableHighWaterMark = 65536;
+  readonly writableLength = 0;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** Express, Koa and Fastify read `socket.encrypted` for req.protocol/secure. */
+  readonly encrypted: boolean | undefined;
+  private headSent = false;
+
+  constructor(fcgi: FcgiRequest, remoteAddress: string | undefined, remotePort: number | undefined, https: boolean) {
+    super();
+    this.fcgi = fcgi;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.remoteFamily = remoteAddress === undefined ? undefined : remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
+    const p = fcgi.params;
+    this.localAddress = p.SERVER_ADDR || undefined;
+    this.localPort = p.SERVER_PORT ? Number(p.SERVER_PORT) : undefined;
+    if (https) this.encrypted = true;
+  }
+
+  // --- what ServerResponse writes ---
+
+  write(data: string | Uint8Array, encoding?: BufferEncoding | (() => void) | null, cb?: () => void): boolean {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    const enc = encoding ?? undefined;
+    let ok: boolean;
+    if (!this.headSent) {
+      // The first write always starts with the head, as a string (OutgoingMessage._send).
+      const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
+      const end = text.indexOf('\r\n\r\n') + 4;
+      this.headSent = true;
+      ok = this.fcgi.write(cgiHead(text.slice(0, end)) + text.slice(end), typeof data === 'string' ? enc : 'latin1');
+    } else if (typeof data === 'string') {
+      ok = this.fcgi.write(data, enc);
+    } else {
+      ok = this.fcgi.write(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    }
+    if (cb) process.nextTick(cb);
+    return ok;
+  }
+
+  // The FastCGI connection batches every write of a tick already.
+  cork(): void {}
+  uncork(): void {}
+
+  // --- what IncomingMessage asks for (backpressure on the request body) ---
+
+  resume(): this {
+    this.fcgi.resume();
+    return this;
+  }
+
+  pause(): this {
+    this.fcgi.pause();
+    return this;
+  }
+
+  // --- RequestSink: input from the web server ---
+
+  stdin(chunk: Buffer | null): void {
+    const req = this.req;
+    if (req === null) return;
+    if (chunk === null) {
+      this.readable = false;
+      req.complete = true;
+      req.push(null);
+    } else if (!req.push(chunk)) {
+      this.fcgi.pause();
+    }
+  }
+
+  data(chunk: Buffer | null): void {
+    if (this.filterData !== null && !this.filterData.push(chunk) && chunk !== null) this.fcgi.pause();
+  }
+
+  abort(reason: Error): void {
+    this.filterData?.destroy(reason);
+    this.destroy(reason);
+  }
+
+  drain(): void {
+    const res = this._httpMessage;
+    if (res === null || res.writableEnded) return;
+    if (kNeedDrain !== undefined) (res as unknown as Record<symbol, boolean>)[kNeedDrain] = false;
+    res.emit('drain');
+  }
+
+  // --- the rest of net.Socket that frameworks touch ---
+
+  /**
+   * The socket goes away: by an abort from the web server, or by the app
+   * destroying its request or response. An unfinished response is cut off
+   * (the web server sees an incomplete reply, as a browser would).
+   */
+  destroy(error?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.readable = this.writable = false;
+    if (!this.fcgi.ended) this.fcgi.fail();
+    const req = this.req;
+    if (req !== null && !req.complete && !req.destroyed) req.destroy(error);
+    process.nextTick(() => this.emit('close', error !== undefined));
+    return this;
+  }
+
+  end(): this {
+    return this;
+  }
+
+  destroySoon(): void {}
+  setTimeout(_ms: number, cb?: () => void): this {
+    if (cb) this.once('timeout', cb);
+    return this;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+  address(): { address?: string; port?: number; family?: string } {
+    return { address: this.localAddress, port: this.localPort };
+  }
+}

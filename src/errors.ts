@@ -1,0 +1,42 @@
+// Error classes and the exit-code contract (SPEC.md, "Exit codes").
+
+export const EXIT_OK = 0;
+/** Runtime failure: cannot bind, already running, cannot write the pidfile... */
+export const EXIT_RUNTIME = 1;
+/** Bad option or combination. */
+export const EXIT_USAGE = 2;
+/** A worker could not boot. */
+export const EXIT_WORKER_BOOT = 3;
+/** The application module failed to load. */
+export const EXIT_APP_LOAD = 4;
+
+/** An error meant for the user: its message is the whole story, no stack trace. */
+export class RunfcgiError extends Error {
+  override name = 'RunfcgiError';
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = EXIT_RUNTIME) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export class UsageError extends RunfcgiError {
+  override name = 'UsageError';
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
+
+export class AppLoadError extends RunfcgiError {
+  override name = 'AppLoadError';
+  constructor(message: string) {
+    super(message, EXIT_APP_LOAD);
+  }
+}
+
+export class WorkerBootError extends RunfcgiError {
+  override name = 'WorkerBootError';
+  constructor(message: string) {
+    super(message, EXIT_WORKER_BOOT);
+  }
+}

@@ -1,0 +1,137 @@
+// Encoding and decoding of FastCGI records and name-value pairs (spec 3.3, 3.4).
+
+import {
+  FCGI_END_REQUEST,
+  FCGI_HEADER_LEN,
+  FCGI_MAX_CONTENT,
+  FCGI_VERSION_1,
+} from './constants.js';
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+  constructor(message: string) {
+    super(`fcgi: ${message}`);
+  }
+}
+
+/** Writes the 8-byte record header at `offset` of `buf`. */
+export function writeHeader(
+  buf: Buffer,
+  offset: number,
+  type: number,
+  requestId: number,
+  contentLength: number,
+  paddingLength = 0,
+): void {
+  buf[offset] = FCGI_VERSION_1;
+  buf[offset + 1] = type;
+  buf[offset + 2] = requestId >> 8;
+  buf[offset + 3] = requestId & 0xff;
+  buf[offset + 4] = contentLength >> 8;
+  buf[offset + 5] = contentLength & 0xff;
+  buf[offset + 6] = paddingLength;
+  buf[offset + 7] = 0;
+}
+
+/**
+ * One record with `content` (at most 65535 bytes) and padding to a multiple
+ * of 8 when `pad` is set: the spec recommends it, nothing requires it.
+ */
+export function encodeRecord(
+  type: number,
+  requestId: number,
+  content: Uint8Array = Buffer.alloc(0),
+  pad = false,
+): Buffer {
+  if (content.length > FCGI_MAX_CONTENT) {
+    throw new RangeError(`record content of ${content.length} bytes exceeds ${FCGI_MAX_CONTENT}`);
+  }
+  const padding = pad ? (8 - (content.length % 8)) % 8 : 0;
+  const buf = Buffer.alloc(FCGI_HEADER_LEN + content.length + padding);
+  writeHeader(buf, 0, type, requestId, content.length, padding);
+  buf.set(content, FCGI_HEADER_LEN);
+  return buf;
+}
+
+/** FCGI_END_REQUEST with its 8-byte body. */
+export function encodeEndRequest(requestId: number, appStatus: number, protocolStatus: number): Buffer {
+  const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + 8);
+  writeHeader(buf, 0, FCGI_END_REQUEST, requestId, 8);
+  buf.writeUInt32BE(appStatus >>> 0, 8);
+  buf[12] = protocolStatus;
+  buf[13] = buf[14] = buf[15] = 0;
+  return buf;
+}
+
+function lengthSize(n: number): number {
+  return n > 127 ? 4 : 1;
+}
+
+function writeLength(buf: Buffer, offset: number, n: number): number {
+  if (n > 127) {
+    buf.writeUInt32BE((n | 0x80000000) >>> 0, offset);
+    return offset + 4;
+  }
+  buf[offset] = n;
+  return offset + 1;
+}
+
+/** Name-value pairs in the 1- or 4-byte length encoding of spec 3.4. */
+export function encodeParams(pairs: Iterable<readonly [string, string]>): Buffer {
+  const parts: [Buffer, Buffer][] = [];
+  let size = 0;
+  for (const [name, value] of pairs) {
+    const n = Buffer.from(name, 'latin1');
+    const v = Buffer.from(value, 'latin1');
+    parts.push([n, v]);
+    size += lengthSize(n.length) + lengthSize(v.length) + n.length + v.length;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const [n, v] of parts) {
+    offset = writeLength(buf, offset, n.length);
+    offset = writeLength(buf, offset, v.length);
+    offset += n.copy(buf, offset);
+    offset += v.copy(buf, offset);
+  }
+  return buf;
+}
+
+/**
+ * Decodes name-value pairs into `into`. Names and values are read as latin1,
+ * so every byte survives: the web server sends raw bytes (a UTF-8 URI stays
+ * as its bytes, to be decoded by whoever knows the encoding).
+ */
+export function decodeParams(buf: Buffer, into: Record<string, string> = {}): Record<string, string> {
+  let offset = 0;
+  const end = buf.length;
+  while (offset < end) {
+    let nameLength = buf[offset]!;
+    if (nameLength > 127) {
+      if (offset + 4 > end) throw new ProtocolError('truncated name length in name-value pair');
+      nameLength = buf.readUInt32BE(offset) & 0x7fffffff;
+      offset += 4;
+    } else {
+      offset += 1;
+    }
+    if (offset >= end) throw new ProtocolError('name-value pair without a value length');
+    let valueLength = buf[offset]!;
+    if (valueLength > 127) {
+      if (offset + 4 > end) throw new ProtocolError('truncated value length in name-value pair');
+      valueLength = buf.readUInt32BE(offset) & 0x7fffffff;
+      offset += 4;
+    } else {
+      offset += 1;
+    }
+    if (offset + nameLength + valueLength > end) {
+      throw new ProtocolError(
+        `name-value pair of ${nameLength}+${valueLength} bytes overruns its ${end - offset} remaining bytes`,
+      );
+    }
+    const name = buf.toString('latin1', offset, offset + nameLength);
+    offset += nameLength;
+    into[name] = buf.toString('latin1', offset, offset + valueLength);
+    offset += valueLength;
+  }
+  return into;
+}

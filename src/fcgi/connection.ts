@@ -1,0 +1,380 @@
+// The application side of one FastCGI transport connection (spec 3, 4, 5, 6).
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import {
+  ProtocolError,
+  decodeParams,
+  encodeEndRequest,
+  encodeParams,
+  encodeRecord,
+  writeHeader,
+} from './codec.js';
+import {
+  FCGI_ABORT_REQUEST,
+  FCGI_BEGIN_REQUEST,
+  FCGI_DATA,
+  FCGI_GET_VALUES,
+  FCGI_GET_VALUES_RESULT,
+  FCGI_HEADER_LEN,
+  FCGI_KEEP_CONN,
+  FCGI_MAX_CONNS,
+  FCGI_MAX_CONTENT,
+  FCGI_MAX_REQS,
+  FCGI_MPXS_CONNS,
+  FCGI_OVERLOADED,
+  FCGI_PARAMS,
+  FCGI_REQUEST_COMPLETE,
+  FCGI_STDERR,
+  FCGI_STDIN,
+  FCGI_STDOUT,
+  FCGI_UNKNOWN_ROLE,
+  FCGI_UNKNOWN_TYPE,
+  ROLE_NAMES,
+} from './constants.js';
+import { RecordParser } from './parser.js';
+import { FcgiRequest } from './request.js';
+
+export interface ConnectionOptions {
+  /** FCGI_MAX_CONNS as answered to FCGI_GET_VALUES. */
+  maxConns: number;
+  /** Requests at once on this connection (FCGI_MAX_REQS); more get FCGI_OVERLOADED. */
+  maxReqs: number;
+  /** Bytes of PARAMS one request may send; more closes the connection. */
+  maxParamsBytes: number;
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
+  maxConns: 1024,
+  maxReqs: 1024,
+  maxParamsBytes: 1024 * 1024,
+};
+
+/** Bodies up to this size are copied behind their header: one buffer, one write. */
+const COPY_LIMIT = 16 * 1024;
+
+/**
+ * Parses records from `socket`, keeps each request's state, and writes the
+ * response records. Emits:
+ * - 'request' (FcgiRequest) once a request's params are complete;
+ * - 'protocolError' (ProtocolError) before it destroys the socket over bad input;
+ * - 'close' when the transport is gone and every request has been aborted or ended.
+ */
+export class FcgiConnection extends EventEmitter {
+  readonly socket: Duplex;
+  private readonly options: ConnectionOptions;
+  private readonly parser: RecordParser;
+  private readonly requests = new Map<number, FcgiRequest>();
+  private pausedRequests = 0;
+  private corked = false;
+  /** No more requests will be served: close once the active ones have ended. */
+  private closing = false;
+  private inputEnded = false;
+
+  constructor(socket: Duplex, options: Partial<ConnectionOptions> = {}) {
+    super();
+    this.socket = socket;
+    this.options = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
+    this.parser = new RecordParser(this.onRecord);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('drain', this.onDrain);
+    socket.on('close', this.onClose);
+    // A reset by the peer is ordinary here; 'close' follows and cleans up.
+    socket.on('error', () => {});
+  }
+
+  /** Requests begun and not yet ended. */
+  get activeRequests(): number {
+    return this.requests.size;
+  }
+
+  /** Graceful close: finish the active requests, take no new ones, then end the connection. */
+  close(): void {
+    this.closing = true;
+    if (this.requests.size === 0) this.socket.end();
+  }
+
+  destroy(error?: Error): void {
+    this.socket.destroy(error);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.fail(err);
+    }
+  };
+
+  private fail(err: ProtocolError): void {
+    if (this.socket.destroyed) return;
+    this.emit('protocolError', err);
+    this.socket.destroy();
+  }
+
+  private readonly onRecord = (type: number, requestId: number, content: Buffer): void => {
+    if (this.socket.destroyed) return;
+    if (requestId === 0) {
+      this.onManagementRecord(type, content);
+      return;
+    }
+    switch (type) {
+      case FCGI_BEGIN_REQUEST:
+        this.onBeginRequest(requestId, content);
+        return;
+      case FCGI_PARAMS:
+        this.onParams(requestId, content);
+        return;
+      case FCGI_STDIN:
+        this.onStdin(requestId, content);
+        return;
+      case FCGI_DATA:
+        this.onFilterData(requestId, content);
+        return;
+      case FCGI_ABORT_REQUEST:
+        this.onAbortRequest(requestId);
+        return;
+      default:
+        throw new ProtocolError(`unexpected record type ${type} for request ${requestId}`);
+    }
+  };
+
+  private onManagementRecord(type: number, content: Buffer): void {
+    if (type === FCGI_GET_VALUES) {
+      const asked = decodeParams(content);
+      const known: Record<string, string> = {
+        [FCGI_MAX_CONNS]: String(this.options.maxConns),
+        [FCGI_MAX_REQS]: String(this.options.maxReqs),
+        [FCGI_MPXS_CONNS]: '1',
+      };
+      // Spec 4.1: answer the names we know, leave the others out.
+      const answer = Object.keys(asked)
+        .filter((name) => name in known)
+        .map((name): [string, string] => [name, known[name]!]);
+      this.writeRaw(encodeRecord(FCGI_GET_VALUES_RESULT, 0, encodeParams(answer)));
+      return;
+    }
+    const body = Buffer.alloc(8);
+    body[0] = type;
+    this.writeRaw(encodeRecord(FCGI_UNKNOWN_TYPE, 0, body));
+  }
+
+  private onBeginRequest(id: number, content: Buffer): void {
+    if (content.length < 8) {
+      throw new ProtocolError(`BEGIN_REQUEST body of ${content.length} bytes, 8 expected`);
+    }
+    if (this.requests.has(id)) {
+      throw new ProtocolError(`BEGIN_REQUEST for request ${id}, which is still active`);
+    }
+    const keepConn = (content[2]! & FCGI_KEEP_CONN) !== 0;
+    const role = ROLE_NAMES[content.readUInt16BE(0)];
+    if (role === undefined || this.closing || this.requests.size >= this.options.maxReqs) {
+      // Spec 5.1: refuse with END_REQUEST, not by closing the connection.
+      this.writeRaw(encodeEndRequest(id, 0, role === undefined ? FCGI_UNKNOWN_ROLE : FCGI_OVERLOADED));
+      if (!keepConn) this.socket.end();
+      return;
+    }
+    this.requests.set(id, new FcgiRequest(this, id, role, keepConn));
+  }
+
+  private onParams(id: number, content: Buffer): void {
+    const req = this.requests.get(id);
+    if (req === undefined) return; // spec 3.3: records for inactive ids are ignored
+    if (req.state !== 'params') {
+      throw new ProtocolError(`PARAMS for request ${id} after its params stream ended`);
+    }
+    if (content.length > 0) {
+      req.paramBytes += content.length;
+      if (req.paramBytes > this.options.maxParamsBytes) {
+        throw new ProtocolError(
+          `params of request ${id} exceed the limit of ${this.options.maxParamsBytes} bytes`,
+        );
+      }
+      req.paramChunks.push(content);
+      return;
+    }
+    const chunks = req.paramChunks;
+    req.paramChunks = [];
+    // A pair may straddle two PARAMS records: decode the stream as a whole.
+    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    req.params = decodeParams(all);
+    req.state = 'input';
+    this.emit('request', req);
+  }
+
+  private inputRequest(id: number, what: string): FcgiRequest | undefined {
+    const req = this.requests.get(id);
+    if (req === undefined || req.state === 'ended') return undefined;
+    if (req.state === 'params') {
+      throw new ProtocolError(`${what} for request ${id} before its params stream ended`);
+    }
+    return req;
+  }
+
+  private onStdin(id: number, content: Buffer): void {
+    const req = this.inputRequest(id, 'STDIN');
+    if (req === undefined || req.stdinDone) return;
+    if (content.length === 0) {
+      req.stdinDone = true;
+      if (req.role !== 'FILTER') req.state = 'output';
+      req.sink?.stdin(null);
+    } else {
+      req.sink?.stdin(content);
+    }
+  }
+
+  private onFilterData(id: number, content: Buffer): void {
+    const req = this.inputRequest(id, 'DATA');
+    if (req === undefined || req.state !== 'input') return;
+    if (!req.stdinDone) throw new ProtocolError(`DATA for request ${id} before its STDIN ended`);
+    if (content.length === 0) req.state = 'output';
+    req.sink?.data?.(content.length === 0 ? null : content);
+  }
+
+  private onAbortRequest(id: number): void {
+    const req = this.requests.get(id);
+    if (req === undefined) return;
+    const sink = req.sink;
+    // END_REQUEST first, so whatever the application still writes is dropped.
+    this.endRequest(req, 0);
+    sink?.abort(new Error('fcgi: request aborted by web server'));
+  }
+
+  /** Writes STDOUT or STDERR records; false asks the caller to wait for drain(). */
+  writeStream(req: FcgiRequest, chunk: Buffer | string, encoding: BufferEncoding | undefined, stderr: boolean): boolean {
+    if (req.state === 'ended' || this.socket.destroyed) return true;
+    const type = stderr ? FCGI_STDERR : FCGI_STDOUT;
+    let ok: boolean;
+    if (typeof chunk === 'string') {
+      const length = Buffer.byteLength(chunk, encoding);
+      if (length === 0) return true;
+      if (length <= FCGI_MAX_CONTENT) {
+        // Encode the text straight behind its header: one allocation, no copy.
+        const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + length);
+        writeHeader(buf, 0, type, req.id, length);
+        buf.write(chunk, FCGI_HEADER_LEN, length, encoding);
+        ok = this.writeRaw(buf);
+      } else {
+        ok = this.writeBuffer(type, req.id, Buffer.from(chunk, encoding));
+      }
+    } else {
+      if (chunk.length === 0) return true;
+      ok = this.writeBuffer(type, req.id, chunk);
+    }
+    if (!ok) req.needDrain = true;
+    return ok;
+  }
+
+  private writeBuffer(type: number, id: number, data: Buffer): boolean {
+    let ok = true;
+    for (let offset = 0; offset < data.length; offset += FCGI_MAX_CONTENT) {
+      const part = data.subarray(offset, offset + FCGI_MAX_CONTENT);
+      if (part.length <= COPY_LIMIT) {
+        const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + part.length);
+        writeHeader(buf, 0, type, id, part.length);
+        part.copy(buf, FCGI_HEADER_LEN);
+        ok = this.writeRaw(buf);
+      } else {
+        const header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
+        writeHeader(header, 0, type, id, part.length);
+        this.writeRaw(header);
+        ok = this.writeRaw(part);
+      }
+    }
+    return ok;
+  }
+
+  /** Ends a request: empty STDOUT and END_REQUEST, once; then closes the connection if asked. */
+  endRequest(req: FcgiRequest, appStatus: number): void {
+    if (req.state === 'ended') return;
+    req.resume();
+    req.state = 'ended';
+    req.sink = null;
+    this.requests.delete(req.id);
+    if (this.socket.destroyed) return;
+    const end = Buffer.allocUnsafe(FCGI_HEADER_LEN + 16);
+    writeHeader(end, 0, FCGI_STDOUT, req.id, 0);
+    encodeEndRequest(req.id, appStatus, FCGI_REQUEST_COMPLETE).copy(end, FCGI_HEADER_LEN);
+    this.writeRaw(end);
+    // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
+    // requests multiplexed beside this one still finish first.
+    if (!req.keepConn) this.closing = true;
+    if ((this.closing || this.inputEnded) && this.requests.size === 0) this.socket.end();
+  }
+
+  failRequest(req: FcgiRequest): void {
+    if (req.state === 'ended') return;
+    if (this.requests.size === 1) {
+      req.resume();
+      req.state = 'ended';
+      req.sink = null;
+      this.requests.delete(req.id);
+      this.socket.destroy();
+    } else {
+      this.endRequest(req, 1);
+    }
+  }
+
+  /** Counts requests that asked for input to stop; reading stops while any has. */
+  pauseInput(delta: 1 | -1): void {
+    this.pausedRequests += delta;
+    if (delta === 1 && this.pausedRequests === 1) this.socket.pause();
+    else if (delta === -1 && this.pausedRequests === 0) this.socket.resume();
+  }
+
+  /** Writes and batches: records written in one tick leave in one system call. */
+  private writeRaw(buf: Buffer): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    return this.socket.write(buf);
+  }
+
+  uncork(): void {
+    this.corked = false;
+    this.socket.uncork();
+  }
+
+  private readonly onDrain = (): void => {
+    for (const req of this.requests.values()) {
+      if (req.needDrain) {
+        req.needDrain = false;
+        req.sink?.drain();
+      }
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    this.inputEnded = true;
+    if (this.parser.pendingBytes > 0) {
+      this.fail(new ProtocolError(`connection ended inside a record (${this.parser.pendingBytes} bytes pending)`));
+      return;
+    }
+    // Requests still waiting for input can never complete.
+    for (const req of [...this.requests.values()]) {
+      if (req.state !== 'output') this.abortRequest(req, 'fcgi: connection ended before the request was complete');
+    }
+    if (this.requests.size === 0) this.socket.end();
+  };
+
+  private readonly onClose = (): void => {
+    for (const req of [...this.requests.values()]) {
+      this.abortRequest(req, 'fcgi: connection to the web server lost');
+    }
+    this.emit('close');
+  };
+
+  private abortRequest(req: FcgiRequest, message: string): void {
+    const sink = req.sink;
+    this.endRequest(req, 0);
+    sink?.abort(new Error(message));
+  }
+}
+
+function uncork(connection: FcgiConnection): void {
+  connection.uncork();
+}

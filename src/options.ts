@@ -1,0 +1,272 @@
+// THE table of options: names, defaults, parsers and help lines. The CLI,
+// `runfcgi help`, validation and the README's table all come from here.
+
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from './errors.js';
+
+export type Method = 'prefork' | 'threaded';
+export type Protocol = 'fcgi' | 'scgi';
+
+/** Options after parsing and defaults: what the server runs with. */
+export interface Options {
+  app: string | undefined;
+  protocol: Protocol;
+  host: string | undefined;
+  port: number | undefined;
+  socket: string | undefined;
+  method: Method;
+  maxchildren: number;
+  minspare: number;
+  maxspare: number;
+  maxrequests: number;
+  daemonize: boolean;
+  pidfile: string | undefined;
+  workdir: string;
+  umask: number | undefined;
+  outlog: string | undefined;
+  errlog: string | undefined;
+  debug: boolean;
+  touchreload: string | undefined;
+}
+
+export type OptionName = keyof Options;
+/** What a user may give: the words of the command line, or typed values from JavaScript. */
+export type OptionInput = Partial<Record<OptionName, string | number | boolean | undefined>>;
+
+interface OptionSpec {
+  name: OptionName;
+  /** How the default reads in help and the README. */
+  defaultText: string;
+  help: string;
+  /** Turns the given text into the option's value; throws Invalid with what is accepted. */
+  parse(text: string, cwd: string): unknown;
+}
+
+/** Thrown by parsers: says what the option accepts. */
+class Invalid extends Error {}
+
+const CORES = Math.max(1, os.availableParallelism());
+
+function oneOf<T extends string>(aliases: Record<string, T>) {
+  return (text: string): T => {
+    const value = aliases[text.toLowerCase()];
+    if (value === undefined) throw new Invalid(`expected ${Object.keys(aliases).join(', ')}`);
+    return value;
+  };
+}
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): number => {
+    if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+      throw new Invalid(max === Number.MAX_SAFE_INTEGER ? `expected a whole number, ${min} or more` : `expected a whole number from ${min} to ${max}`);
+    }
+    return Number(text);
+  };
+}
+
+const BOOLEANS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, t: true, f: false, '1': true, '0': false, on: true, off: false };
+
+function boolean(text: string): boolean {
+  const value = BOOLEANS[text.toLowerCase()];
+  if (value === undefined) throw new Invalid('expected true or false (also yes/no, t/f, 1/0)');
+  return value;
+}
+
+function filePath(text: string, cwd: string): string {
+  if (text === '') throw new Invalid('expected a file path');
+  return path.resolve(cwd, text);
+}
+
+function host(text: string): string {
+  const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  if (net.isIP(bare) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(bare)) {
+    throw new Invalid('expected an IPv4 or IPv6 address or a host name (127.0.0.1, ::1, localhost)');
+  }
+  return bare;
+}
+
+/** sockaddr_un holds 108 bytes with the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
+
+function socketPath(text: string, cwd: string): string {
+  const resolved = filePath(text, cwd);
+  if (Buffer.byteLength(resolved) > MAX_SOCKET_PATH) {
+    throw new Invalid(`expected a path of at most ${MAX_SOCKET_PATH} bytes (UNIX socket limit); this one resolves to ${Buffer.byteLength(resolved)}`);
+  }
+  return resolved;
+}
+
+function umask(text: string): number {
+  if (!/^0?[0-7]{1,3}$/.test(text)) throw new Invalid('expected an octal mask such as 022, 007 or 000');
+  return parseInt(text, 8);
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'app', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: (t) => { if (t === '') throw new Invalid('expected a module path or package name'); return t; } },
+  { name: 'protocol', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
+  { name: 'host', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
+  { name: 'port', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
+  { name: 'socket', defaultText: '-', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
+  { name: 'method', defaultText: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
+  { name: 'maxchildren', defaultText: `4 x CPU cores (${4 * CORES} here)`, help: 'hard limit of workers, busy and spare together', parse: integer(1, 1024) },
+  { name: 'minspare', defaultText: `CPU cores (${CORES} here)`, help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
+  { name: 'maxspare', defaultText: `CPU cores (${CORES} here)`, help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
+  { name: 'maxrequests', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
+  { name: 'daemonize', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
+  { name: 'pidfile', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
+  { name: 'workdir', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
+  { name: 'umask', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
+  { name: 'outlog', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
+  { name: 'errlog', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
+  { name: 'debug', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
+  { name: 'touchreload', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
+];
+
+export const OPTION_NAMES: readonly string[] = OPTIONS.map((o) => o.name);
+
+function spec(name: string): OptionSpec | undefined {
+  return OPTIONS.find((o) => o.name === name);
+}
+
+/** A one-line usage error naming the option, the value and what is accepted. */
+function invalid(name: string, text: string, why: string): UsageError {
+  return new UsageError(`${name}=${text}: ${why}`);
+}
+
+/**
+ * Parses and checks options given as words or values, fills in defaults.
+ * Relative paths are resolved against `cwd` (where runfcgi was started).
+ */
+export function resolveOptions(input: OptionInput, cwd = process.cwd()): Options {
+  const given: Partial<Record<OptionName, unknown>> = {};
+  for (const [rawName, raw] of Object.entries(input)) {
+    if (raw === undefined) continue;
+    const name = rawName.toLowerCase();
+    const option = spec(name);
+    if (option === undefined) throw new UsageError(`unknown option '${rawName}'${suggestion(name)}`);
+    const text = String(raw);
+    try {
+      given[option.name] = option.parse(text, cwd);
+    } catch (error) {
+      if (error instanceof Invalid) throw invalid(option.name, text, error.message);
+      throw error;
+    }
+  }
+  return withDefaults(given as Partial<Options>);
+}
+
+function withDefaults(g: Partial<Options>): Options {
+  if ((g.host === undefined) !== (g.port === undefined)) {
+    throw new UsageError(g.host === undefined ? `port=${g.port} needs host= as well (host=127.0.0.1 port=${g.port})` : `host=${g.host} needs port= as well (host=${g.host} port=3033)`);
+  }
+  if (g.socket !== undefined && g.host !== undefined) {
+    throw new UsageError(`socket= and host=/port= exclude each other: listen on a UNIX socket or on TCP, not both`);
+  }
+  const maxchildren = g.maxchildren ?? Math.max(g.minspare ?? 0, g.maxspare ?? 0, 4 * CORES);
+  if (g.minspare !== undefined && g.minspare > maxchildren) {
+    throw new UsageError(`minspare=${g.minspare} is more than maxchildren=${maxchildren}: spare workers are counted within maxchildren`);
+  }
+  if (g.maxspare !== undefined && g.maxspare > maxchildren) {
+    throw new UsageError(`maxspare=${g.maxspare} is more than maxchildren=${maxchildren}: spare workers are counted within maxchildren`);
+  }
+  const minspare = g.minspare ?? Math.min(CORES, maxchildren, g.maxspare ?? Infinity);
+  const maxspare = g.maxspare ?? Math.max(minspare, Math.min(CORES, maxchildren));
+  if (maxspare < minspare) {
+    throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
+  }
+  const daemonize = g.daemonize ?? (g.host !== undefined || g.socket !== undefined);
+  return {
+    app: g.app,
+    protocol: g.protocol ?? 'fcgi',
+    host: g.host,
+    port: g.port,
+    socket: g.socket,
+    method: g.method ?? 'prefork',
+    maxchildren,
+    minspare,
+    maxspare,
+    maxrequests: g.maxrequests ?? 0,
+    daemonize,
+    pidfile: g.pidfile,
+    workdir: g.workdir ?? '/',
+    umask: g.umask ?? (daemonize ? 0o022 : undefined),
+    outlog: g.outlog ?? (daemonize ? '/dev/null' : undefined),
+    errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
+    debug: g.debug ?? false,
+    touchreload: g.touchreload,
+  };
+}
+
+/** " (did you mean 'host'?)" for a near miss, else ''. */
+export function suggestion(name: string): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of OPTION_NAMES) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  const near = best !== undefined && (bestDistance <= 2 || best.startsWith(name) || name.startsWith(best));
+  return near ? ` (did you mean '${best}'?)` : '';
+}
+
+/** Optimal string alignment distance: a swap of two letters counts as one edit. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The options table as Markdown: the README's copy is checked against this. */
+export function optionsMarkdown(): string {
+  const lines = ['| option | default | meaning |', '|---|---|---|'];
+  for (const o of OPTIONS) lines.push(`| \`${o.name}\` | ${o.defaultText} | ${o.help} |`);
+  return lines.join('\n');
+}
+
+export const EXAMPLES = [
+  ['runfcgi app=./app.js method=threaded host=127.0.0.1 port=3033', 'TCP, worker threads, in the background'],
+  ['runfcgi app=./app.js method=prefork socket=/home/user/mysite.sock pidfile=django.pid', 'UNIX socket, worker processes, pidfile'],
+  ['runfcgi app=./app.js daemonize=false socket=/tmp/mysite.sock', 'in the foreground: stop with Ctrl+C'],
+  ['runfcgi app=./app.js method=threaded', 'spawned by the web server (listening socket on fd 0)'],
+] as const;
+
+export function helpText(): string {
+  const width = Math.max(...OPTIONS.map((o) => o.name.length)) + 2;
+  const out = [
+    'Usage: runfcgi [app=MODULE] [KEY=VALUE ...]',
+    '       runfcgi help',
+    '',
+    'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',
+    'Options are key=value words (keys are case-insensitive); --key=value and --key value work too.',
+    'Without host/port or socket, runfcgi uses the listening socket the web server passed on fd 0,',
+    'or a systemd socket (LISTEN_FDS).',
+    '',
+    'Options:',
+  ];
+  for (const o of OPTIONS) {
+    out.push(`  ${o.name.padEnd(width)}${o.help}`);
+    out.push(`  ${''.padEnd(width)}default: ${o.defaultText}`);
+  }
+  out.push('', 'Examples:');
+  for (const [command, what] of EXAMPLES) out.push(`  ${command}`, `      ${what}`);
+  out.push(
+    '',
+    'Signals to the master: TERM or INT (Ctrl+C) stop gracefully, a second INT or QUIT stops at once,',
+    'HUP reloads gracefully, USR1 reopens log files, TTIN/TTOU add/remove a worker.',
+    'Exit codes: 0 clean stop, 1 runtime failure, 2 usage error, 3 worker boot failure, 4 app load failure.',
+  );
+  return out.join('\n') + '\n';
+}
