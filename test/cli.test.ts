@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { parseArgs } from '../src/cli.js';
+import { resolveOptions } from '../src/options.js';
+import { runSync } from './helpers/run.js';
+
+describe('command line', () => {
+  it('prints help with every option and the examples, exit 0', () => {
+    for (const word of ['help', '--help', '-h']) {
+      const r = runSync([word]);
+      expect(r.code).toBe(0);
+      for (const name of ['app', 'protocol', 'host', 'port', 'socket', 'method', 'maxchildren', 'minspare', 'maxspare', 'maxrequests', 'daemonize', 'pidfile', 'workdir', 'umask', 'outlog', 'errlog', 'debug', 'touchreload']) {
+        expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+      }
+      expect(r.stdout).toContain('runfcgi app=./app.js method=prefork socket=/home/user/mysite.sock pidfile=django.pid');
+    }
+  });
+
+  it.each([
+    [['method=foo'], /^runfcgi: method=foo: expected prefork, fork, threaded, thread/],
+    [['host=127.0.0.1', 'port=abc'], /^runfcgi: port=abc: expected a whole number from 1 to 65535/],
+    [['host=127.0.0.1', 'port=70000'], /^runfcgi: port=70000: expected a whole number from 1 to 65535/],
+    [['host=127.0.0.1'], /^runfcgi: host=127.0.0.1 needs port= as well/],
+    [['port=3033'], /^runfcgi: port=3033 needs host= as well/],
+    [['socket=/tmp/x.sock', 'host=127.0.0.1', 'port=3033'], /^runfcgi: socket= and host=\/port= exclude each other/],
+    [['daemonize=maybe'], /^runfcgi: daemonize=maybe: expected true or false/],
+    [['umask=999'], /^runfcgi: umask=999: expected an octal mask/],
+    [['minspare=4', 'maxspare=2'], /^runfcgi: maxspare=2 is less than minspare=4/],
+    [['maxchildren=2', 'minspare=3'], /^runfcgi: minspare=3 is more than maxchildren=2/],
+    [['maxrequests=-1'], /^runfcgi: maxrequests=-1: expected a whole number, 0 or more/],
+    [['hots=127.0.0.1'], /^runfcgi: unknown option 'hots' \(did you mean 'host'\?\)/],
+    [['--sokcet=/tmp/a'], /^runfcgi: unknown option 'sokcet' \(did you mean 'socket'\?\)/],
+    [['frobnicate=1'], /^runfcgi: unknown option 'frobnicate' \(see/],
+    [['host=not a host!', 'port=1'], /^runfcgi: host=not a host!: expected an IPv4 or IPv6 address/],
+    [['socket=/tmp/' + 'x'.repeat(120)], /^runfcgi: socket=\/tmp\/x+: expected a path of at most 107 bytes/],
+    [['debug=perhaps'], /^runfcgi: debug=perhaps: expected true or false/],
+    [['protocol=http'], /^runfcgi: protocol=http: expected fcgi, fastcgi, scgi/],
+    [['stray'], /^runfcgi: unexpected word 'stray'/],
+    [['--port'], /^runfcgi: port needs a value/],
+  ])('%j is refused with one clear line and exit 2', (args, message) => {
+    const r = runSync(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain("runfcgi help");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('takes key=value, --key=value and --key value, keys in any case', () => {
+    expect(parseArgs(['Host=::1', '--PORT=3033', '--method', 'thread'])).toEqual({ host: '::1', port: '3033', method: 'thread' });
+  });
+
+  it('exits 2 explaining the three ways to listen when given no address and no socket on fd 0', () => {
+    const r = runSync(['daemonize=false'], { input: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nothing to listen on: give socket=PATH .* or host=ADDRESS port=PORT .* fd 0/);
+  });
+});
+
+describe('options', () => {
+  it('daemonizes by default only when an address is given, as Django does', () => {
+    expect(resolveOptions({}).daemonize).toBe(false);
+    expect(resolveOptions({ socket: '/tmp/a.sock' }).daemonize).toBe(true);
+    expect(resolveOptions({ host: '127.0.0.1', port: 3033 }).daemonize).toBe(true);
+    expect(resolveOptions({ socket: '/tmp/a.sock', daemonize: 'no' }).daemonize).toBe(false);
+  });
+
+  it('resolves relative paths against the starting directory', () => {
+    const o = resolveOptions({ socket: 'run/x.sock', pidfile: 'x.pid', outlog: 'o.log', errlog: 'e.log' }, '/srv/site');
+    expect([o.socket, o.pidfile, o.outlog, o.errlog]).toEqual(['/srv/site/run/x.sock', '/srv/site/x.pid', '/srv/site/o.log', '/srv/site/e.log']);
+  });
+
+  it('accepts typed values from JavaScript and checks them the same way', () => {
+    expect(resolveOptions({ host: '127.0.0.1', port: 3033, debug: true, daemonize: false })).toMatchObject({ port: 3033, debug: true });
+    expect(() => resolveOptions({ method: 'forked' })).toThrow(/method=forked: expected/);
+  });
+
+  it('keeps spare bounds within maxchildren when only maxchildren is given', () => {
+    const o = resolveOptions({ maxchildren: 1 });
+    expect([o.minspare, o.maxspare, o.maxchildren]).toEqual([1, 1, 1]);
+  });
+
+  it('brackets are optional around an IPv6 host', () => {
+    expect(resolveOptions({ host: '[::1]', port: 1 }).host).toBe('::1');
+  });
+});

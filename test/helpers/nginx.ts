@@ -1,0 +1,58 @@
+// Starts a real nginx on loopback with a config of the test's own, in a temp directory.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, waitForListen, which } from './run.js';
+
+export interface Nginx {
+  port: number;
+  url(p: string): string;
+  stop(): Promise<void>;
+  errorLog(): string;
+}
+
+/**
+ * `server` is the inside of the server block, without `listen`. Runs as
+ * the current user (as root: `user root`, so the workers can reach the test's files).
+ */
+export async function startNginx(dir: string, server: string, http = ''): Promise<Nginx> {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx');
+  fs.mkdirSync(prefix, { recursive: true });
+  const conf = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(conf, `
+${process.getuid?.() === 0 ? 'user root;' : ''}
+daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log info;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/body;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  proxy_temp_path ${prefix}/proxy;
+  scgi_temp_path ${prefix}/scgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  client_max_body_size 200m;
+  ${http}
+  server {
+    listen 127.0.0.1:${port};
+    ${server}
+  }
+}
+`);
+  const child: ChildProcess = spawn(which('nginx')!, ['-c', conf, '-p', prefix, '-e', `${prefix}/error.log`], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitForListen(port);
+  return {
+    port,
+    url: (p) => `http://127.0.0.1:${port}${p}`,
+    errorLog: () => fs.readFileSync(`${prefix}/error.log`, 'utf8'),
+    async stop() {
+      child.kill('SIGQUIT');
+      await exited;
+    },
+  };
+}
