@@ -21,6 +21,7 @@ export interface Options {
   minspare: number;
   maxspare: number;
   maxrequests: number;
+  graceperiod: number;
   daemonize: boolean;
   pidfile: string | undefined;
   workdir: string;
@@ -114,6 +115,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'minspare', defaultText: 'CPU cores', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
   { name: 'maxspare', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
   { name: 'maxrequests', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
+  { name: 'graceperiod', defaultText: '30', help: 'seconds a graceful stop or reload waits for requests in progress before it closes them', parse: integer(0, 86400) },
   { name: 'daemonize', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
   { name: 'pidfile', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
   { name: 'workdir', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
@@ -188,6 +190,7 @@ function withDefaults(g: Partial<Options>): Options {
     minspare,
     maxspare,
     maxrequests: g.maxrequests ?? 0,
+    graceperiod: g.graceperiod ?? 30,
     daemonize,
     pidfile: g.pidfile,
     workdir: g.workdir ?? '/',

@@ -1,10 +1,10 @@
-// Signal handlers only queue the signal; one loop takes them in order (as gunicorn's arbiter does).
+// Signal handlers only queue the signal; the master's loop takes them in order (as gunicorn's arbiter does).
 
 export type StopSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';
 
 export class SignalQueue {
   private readonly queue: StopSignal[] = [];
-  private wake: (() => void) | null = null;
+  private waiter: (() => void) | null = null;
   private readonly handlers = new Map<StopSignal, () => void>();
 
   /** Installs the handlers at once, so a signal that comes early is queued, not fatal. */
@@ -18,19 +18,32 @@ export class SignalQueue {
 
   push(signal: StopSignal): void {
     this.queue.push(signal);
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    this.wake();
   }
 
-  /** The next signal, waiting for one if none is queued. */
-  async next(): Promise<StopSignal> {
-    while (this.queue.length === 0) {
+  /**
+   * The next signal; waits for one, for at most `timeoutMs`, or until
+   * wake(). Resolves null when none came.
+   */
+  async next(timeoutMs: number): Promise<StopSignal | null> {
+    if (this.queue.length === 0) {
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
+        const timer = setTimeout(resolve, timeoutMs);
+        this.waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
+      this.waiter = null;
     }
-    return this.queue.shift()!;
+    return this.queue.shift() ?? null;
+  }
+
+  /** Ends the current wait early: something besides a signal needs the loop. */
+  wake(): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
   }
 
   dispose(): void {

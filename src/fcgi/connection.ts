@@ -89,7 +89,7 @@ export class FcgiConnection extends EventEmitter {
     return this.requests.size;
   }
 
-  /** Graceful close: finish the active requests, take no new ones, then end the connection. */
+  /** Graceful close: end the connection as soon as no request is active on it. */
   close(): void {
     this.closing = true;
     if (this.requests.size === 0) this.socket.end();
@@ -170,7 +170,9 @@ export class FcgiConnection extends EventEmitter {
     }
     const keepConn = (content[2]! & FCGI_KEEP_CONN) !== 0;
     const role = ROLE_NAMES[content.readUInt16BE(0)];
-    if (role === undefined || this.closing || this.requests.size >= this.options.maxReqs) {
+    // A request that arrives while we close is still served: the web server
+    // sent it before it could see our FIN. We close once the connection is idle.
+    if (role === undefined || this.requests.size >= this.options.maxReqs) {
       // Spec 5.1: refuse with END_REQUEST, not by closing the connection.
       this.writeRaw(encodeEndRequest(id, 0, role === undefined ? FCGI_UNKNOWN_ROLE : FCGI_OVERLOADED));
       if (!keepConn) this.socket.end();

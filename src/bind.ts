@@ -1,0 +1,189 @@
+// The master's listening socket: bound here, listened on and accepted from by the workers only.
+
+import dns from 'node:dns/promises';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { getSystemErrorName } from 'node:util';
+import { RunfcgiError, UsageError } from './errors.js';
+import type { Method } from './options.js';
+
+export interface Listener {
+  /** The descriptor workers get as their fd 0. */
+  fd: number;
+  /** For logs and messages: 'unix:/path', 'tcp:127.0.0.1:3033', 'fd 0'. */
+  address: string;
+  /** The socket came from the web server (fd 0) or systemd: we did not bind it. */
+  inherited: boolean;
+  /** Lets go of the socket (after the workers have stopped accepting). */
+  close(): void;
+  /** Removes the UNIX socket file, only if it is still the one we created. */
+  cleanup(): void;
+}
+
+/** Node's own bind-without-listen (what cluster uses): nothing in the master polls the socket. */
+interface ServerHandle {
+  readonly fd: number;
+  close(): void;
+  getsockname?(out: { port?: number }): number;
+}
+type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number) => ServerHandle | number;
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+
+export const NO_ADDRESS_MESSAGE =
+  'nothing to listen on: give socket=PATH (a UNIX socket) or host=ADDRESS port=PORT (TCP), ' +
+  'or let a web server spawn runfcgi with its listening socket on fd 0 (mod_fcgid, lighttpd bin-path, spawn-fcgi)';
+
+/** sd_listen_fds(3): systemd passes activated sockets from fd 3. */
+const SD_LISTEN_FDS_START = 3;
+
+export function errnoReason(code: string | undefined, fallback = ''): string {
+  switch (code) {
+    case 'EADDRINUSE': return 'address already in use (is another server running there?)';
+    case 'EACCES': return 'permission denied';
+    case 'EADDRNOTAVAIL': return 'no such address on this machine';
+    case 'ENOENT': return 'no such directory';
+    default: return code ?? fallback;
+  }
+}
+
+/**
+ * Threads share the master's descriptors, and libuv closes an fd >= 3 for
+ * the whole process when one thread's server closes; fds 0-2 it never
+ * closes. So for threads the socket must sit on fd 0: close stdin (a server
+ * never reads it) and the next descriptor created takes its number.
+ */
+function freeFd0(method: Method): void {
+  if (method !== 'threaded') return;
+  // libuv opens a spare descriptor when it creates its first stream (its
+  // EMFILE trick); let that happen now, or it would take fd 0 from us.
+  // (A throwaway handle on an ephemeral loopback port, closed at once.)
+  const spare = createServerHandle('127.0.0.1', 0, 4);
+  if (typeof spare !== 'number') spare.close();
+  fs.closeSync(0);
+}
+
+/** Closes our copy of the socket; on fd 0 libuv leaves that to us. */
+function release(handle: ServerHandle): void {
+  const fd = handle.fd;
+  handle.close();
+  if (fd === 0) fs.closeSync(0);
+}
+
+function bound(handle: ServerHandle | number, what: string, method: Method): ServerHandle {
+  if (typeof handle === 'number') throw new RunfcgiError(`cannot listen on ${what}: ${errnoReason(getSystemErrorName(handle))}`);
+  if (method === 'threaded' && handle.fd !== 0) {
+    handle.close();
+    throw new RunfcgiError(`cannot listen on ${what}: the socket did not land on fd 0 (got fd ${handle.fd}), which worker threads need`);
+  }
+  return handle;
+}
+
+async function bindTcp(host: string, port: number, method: Method): Promise<Listener> {
+  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  let address = host;
+  let family = net.isIP(host);
+  if (family === 0) {
+    try {
+      ({ address, family } = await dns.lookup(host));
+    } catch {
+      throw new RunfcgiError(`cannot listen on ${shown}: host name ${host} does not resolve`);
+    }
+  }
+  freeFd0(method);
+  const handle = bound(createServerHandle(address, port, family), shown, method);
+  // libuv keeps a bind's EADDRINUSE for listen(), which only a worker calls:
+  // an unbound socket would then listen on a random port. Ask what we got.
+  const name: { port?: number } = {};
+  if (handle.getsockname?.(name) !== 0 || name.port !== port) {
+    release(handle);
+    throw new RunfcgiError(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
+  }
+  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: () => release(handle), cleanup: () => {} };
+}
+
+/** Resolves true when something accepts connections at `socketPath`. */
+export function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Binds a temporary name beside `socketPath` and renames it into place.
+ * libuv unlinks the path it bound when the handle closes, even if another
+ * server owns that path by then: binding a temporary name keeps that unlink
+ * away from the real path, and rename() replaces a stale file atomically.
+ */
+async function bindUnix(socketPath: string, method: Method): Promise<Listener> {
+  const dir = path.dirname(socketPath);
+  if (!fs.existsSync(dir)) throw new RunfcgiError(`cannot listen on ${socketPath}: directory ${dir} does not exist`);
+  const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
+  if (existing !== undefined) {
+    if (!existing.isSocket()) {
+      throw new RunfcgiError(`cannot listen on ${socketPath}: a file that is not a socket is in the way (remove it, or choose another socket=)`);
+    }
+    if (await answers(socketPath)) {
+      throw new RunfcgiError(`cannot listen on ${socketPath}: another server is answering on it (stop it first, or choose another socket=)`);
+    }
+  }
+  const temporary = path.join(dir, `.runfcgi-${process.pid}.sock`);
+  const bindPath = Buffer.byteLength(temporary) <= 107 ? temporary : socketPath;
+  fs.rmSync(bindPath, { force: true });
+  freeFd0(method);
+  const handle = bound(createServerHandle(bindPath, -1, -1), socketPath, method);
+  try {
+    if (bindPath !== socketPath) fs.renameSync(bindPath, socketPath);
+  } catch (error) {
+    handle.close();
+    throw new RunfcgiError(`cannot listen on ${socketPath}: ${(error as Error).message}`);
+  }
+  const { ino, dev } = fs.statSync(socketPath);
+  return {
+    fd: handle.fd,
+    address: `unix:${socketPath}`,
+    inherited: false,
+    close: () => release(handle),
+    cleanup: () => {
+      const now = fs.statSync(socketPath, { throwIfNoEntry: false });
+      // Another master may have taken the path over since: leave its socket alone.
+      if (now !== undefined && now.ino === ino && now.dev === dev) fs.rmSync(socketPath, { force: true });
+    },
+  };
+}
+
+function isSocket(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The socket a web server or systemd handed us. Whether it listens, the first worker's listen() tells. */
+function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
+  const nothing = { close: () => {}, cleanup: () => {}, inherited: true };
+  if (isSocket(0)) return { fd: 0, address: 'fd 0', ...nothing };
+  const count = Number(env.LISTEN_FDS);
+  if (env.LISTEN_PID === String(process.pid) && Number.isInteger(count) && count >= 1 && isSocket(SD_LISTEN_FDS_START)) {
+    if (method === 'threaded') {
+      throw new UsageError('method=threaded cannot serve a systemd socket (fd 3) yet: use method=prefork');
+    }
+    return { fd: SD_LISTEN_FDS_START, address: 'fd 3 (systemd)', ...nothing };
+  }
+  throw new UsageError(NO_ADDRESS_MESSAGE);
+}
+
+export async function bindListener(
+  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Listener> {
+  if (options.socket !== undefined) return bindUnix(options.socket, options.method);
+  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method);
+  return inheritedListener(options.method, env);
+}

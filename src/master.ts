@@ -1,0 +1,312 @@
+// The master: spawns and supervises workers, keeps the pool sized, takes signals in order.
+
+import fs from 'node:fs';
+import type { Listener } from './bind.js';
+import { errnoReason, NO_ADDRESS_MESSAGE } from './bind.js';
+import { EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
+import type { Logger } from './log.js';
+import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
+import type { Options } from './options.js';
+import { poolDecision, type PoolLimits } from './pool.js';
+import type { RuntimeWorker, WorkerRuntime } from './runtime/types.js';
+import { SignalQueue, type StopSignal } from './signals.js';
+
+type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
+
+interface Slot {
+  id: number;
+  worker: RuntimeWorker;
+  state: WorkerState;
+  startedAt: number;
+  lastBeat: number;
+  lagMs: number;
+  active: number;
+  served: number;
+  retiring: boolean;
+  /** Started before the last reload: to be replaced. */
+  stale: boolean;
+}
+
+/** How often the master looks at its workers when no signal comes. */
+const TICK_MS = 200;
+/** No heartbeat for this long: the worker's event loop is blocked. */
+const BLOCKED_MS = 5 * HEARTBEAT_MS;
+/** Timer drift beyond this: the worker's event loop is saturated. */
+const SATURATED_LAG_MS = 100;
+/** A worker that dies sooner than this after its start counts towards a crash loop. */
+const CRASH_WINDOW_MS = 5000;
+const MAX_BACKOFF_MS = 10_000;
+/** Time a worker may take from spawn to ready before it counts as unable to boot. */
+const BOOT_TIMEOUT_MS = 30_000;
+
+export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
+
+export class Master {
+  private readonly options: Options;
+  private readonly listener: Listener;
+  private readonly runtime: WorkerRuntime;
+  private readonly log: Logger;
+  private readonly signals: SignalQueue;
+  private readonly slots = new Map<number, Slot>();
+  private readonly limits: PoolLimits;
+  private nextId = 1;
+  private booted = false;
+  private bootFailure: RunfcgiError | null = null;
+  private stopping: 'graceful' | 'now' | null = null;
+  private crashes = 0;
+  private holdSpawnsUntil = 0;
+  private onReady: (() => void) | null = null;
+
+  constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue) {
+    this.options = options;
+    this.listener = listener;
+    this.runtime = runtime;
+    this.log = log;
+    this.signals = signals;
+    this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
+  }
+
+  /**
+   * Runs until stopped. `ready` is called once the first worker answers.
+   * Rejects with a RunfcgiError when no worker can boot.
+   */
+  async run(ready: () => void = () => {}): Promise<void> {
+    this.onReady = ready;
+    if (this.options.touchreload !== undefined) this.watchTouchReload(this.options.touchreload);
+    this.managePool();
+    while (this.slots.size > 0 || this.stopping === null) {
+      const signal = await this.signals.next(TICK_MS);
+      if (signal !== null) this.dispatch(signal);
+      if (this.bootFailure !== null) break;
+      this.checkHeartbeats();
+      if (this.stopping === null) this.managePool();
+    }
+    if (this.options.touchreload !== undefined) fs.unwatchFile(this.options.touchreload);
+    if (this.bootFailure !== null) {
+      this.killAll();
+      throw this.bootFailure;
+    }
+  }
+
+  /** Workers live now, for tests and the status page. */
+  get workerCount(): number {
+    return [...this.slots.values()].filter((s) => s.state !== 'dead').length;
+  }
+
+  // --- signals ---
+
+  private dispatch(signal: StopSignal): void {
+    this.log.info({ signal }, 'signal');
+    switch (signal) {
+      case 'SIGTERM':
+        return this.stop('graceful');
+      case 'SIGINT':
+        // A second Ctrl+C means "now".
+        return this.stop(this.stopping === null ? 'graceful' : 'now');
+      case 'SIGQUIT':
+        return this.stop('now');
+      case 'SIGHUP':
+        return this.reload();
+      case 'SIGTTIN':
+        return this.resize(+1);
+      case 'SIGTTOU':
+        return this.resize(-1);
+      case 'SIGUSR1':
+        // Workers write to the master's standard error; there is no file of ours to reopen.
+        this.log.info('SIGUSR1: no log file to reopen');
+        return;
+    }
+  }
+
+  private stop(how: 'graceful' | 'now'): void {
+    if (this.stopping === 'now') return;
+    const graceMs = how === 'now' ? 0 : this.options.graceperiod * 1000;
+    this.log.info({ graceMs }, how === 'now' ? 'stopping now' : 'stopping gracefully');
+    this.stopping = how;
+    for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true);
+  }
+
+  private reload(): void {
+    if (this.stopping !== null) return;
+    const current = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead');
+    this.log.info({ workers: current.length }, 'reloading: starting fresh workers, the old ones finish what they have');
+    for (const slot of current) slot.stale = true;
+    // As many fresh workers as there are now; the stale ones stop as they come up.
+    for (let i = 0; i < Math.max(current.length, this.limits.minspare); i++) this.spawn();
+  }
+
+  private resize(delta: 1 | -1): void {
+    const l = this.limits;
+    if (delta > 0) {
+      l.minspare = Math.min(l.minspare + 1, l.maxchildren);
+      l.maxspare = Math.max(l.maxspare, l.minspare);
+    } else {
+      l.maxspare = Math.max(1, l.maxspare - 1);
+      l.minspare = Math.min(l.minspare, l.maxspare);
+    }
+    this.log.info({ minspare: l.minspare, maxspare: l.maxspare }, delta > 0 ? 'one worker more' : 'one worker fewer');
+  }
+
+  private watchTouchReload(file: string): void {
+    let last = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    fs.watchFile(file, { interval: 1000 }, (stat) => {
+      if (stat.mtimeMs === last) return;
+      last = stat.mtimeMs;
+      this.log.info({ file }, 'touchreload: file changed');
+      this.signals.push('SIGHUP');
+    });
+  }
+
+  // --- workers ---
+
+  private spawn(): void {
+    const id = this.nextId++;
+    const jitter = this.options.maxrequests > 1 ? Math.floor(Math.random() * Math.ceil(this.options.maxrequests * 0.1)) : 0;
+    const maxRequests = this.options.maxrequests === 0 ? 0 : this.options.maxrequests + jitter;
+    let worker: RuntimeWorker;
+    try {
+      worker = this.runtime.spawn({ id, options: this.options, maxRequests }, this.listener.fd);
+    } catch (error) {
+      this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
+      return;
+    }
+    const now = Date.now();
+    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false };
+    this.slots.set(id, slot);
+    worker.on('message', (m: unknown) => {
+      if (isOurs(m)) this.onMessage(slot, m as ToMaster);
+    });
+    worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
+    worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.onExit(slot, code, signal));
+    this.log.info({ worker: id, pid: worker.pid, threadId: worker.threadId }, 'worker starting');
+  }
+
+  private onMessage(slot: Slot, message: ToMaster): void {
+    slot.lastBeat = Date.now();
+    switch (message.type) {
+      case 'ready':
+        if (slot.state === 'starting') slot.state = 'ready';
+        this.log.info({ worker: slot.id }, 'worker ready');
+        if (!this.booted) {
+          this.booted = true;
+          this.onReady?.();
+        }
+        this.retireStale();
+        return;
+      case 'heartbeat':
+        // A worker that outlived the crash window ends a crash loop.
+        if (this.crashes > 0 && slot.lastBeat - slot.startedAt > CRASH_WINDOW_MS) this.crashes = 0;
+        slot.active = message.active;
+        slot.served = message.served;
+        slot.lagMs = message.lagMs;
+        return;
+      case 'retiring':
+        slot.retiring = true;
+        this.signals.wake();
+        return;
+      case 'bootError':
+        this.onBootError(slot, message.exitCode, message.message);
+        return;
+    }
+  }
+
+  private onBootError(slot: Slot, exitCode: number, message: string): void {
+    slot.state = 'stopping';
+    if (!this.booted) {
+      this.fail(this.bootError(exitCode, message));
+      return;
+    }
+    this.log.error({ worker: slot.id, exitCode }, `worker could not boot: ${message}`);
+  }
+
+  /** The user-facing error for a worker that could not boot before any worker was up. */
+  private bootError(exitCode: number, message: string): RunfcgiError {
+    const listen = /^listen: (\w+)$/.exec(message);
+    if (listen) {
+      if (this.listener.inherited && (listen[1] === 'EINVAL' || listen[1] === 'ENOTSOCK' || listen[1] === 'EOPNOTSUPP')) {
+        return new RunfcgiError(NO_ADDRESS_MESSAGE, EXIT_USAGE);
+      }
+      return new RunfcgiError(`cannot listen on ${this.listener.address.replace(/^(tcp|unix):/, '')}: ${errnoReason(listen[1])}`, EXIT_RUNTIME);
+    }
+    return new RunfcgiError(message, exitCode);
+  }
+
+  private fail(error: RunfcgiError): void {
+    this.bootFailure ??= error;
+    this.signals.wake();
+  }
+
+  private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
+    const expected = slot.state === 'stopping' || (slot.retiring && code === 0);
+    slot.state = 'dead';
+    this.slots.delete(slot.id);
+    if (!expected) {
+      this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
+      if (!this.booted && this.bootFailure === null) {
+        this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
+      }
+      if (Date.now() - slot.startedAt < CRASH_WINDOW_MS) {
+        this.crashes++;
+        const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.crashes - 1));
+        this.holdSpawnsUntil = Date.now() + backoff;
+        if (this.crashes > 1) this.log.warn({ backoffMs: backoff, crashes: this.crashes }, 'workers keep dying: backing off');
+      }
+    }
+    this.signals.wake();
+  }
+
+  private stopWorker(slot: Slot, graceMs: number, force: boolean): void {
+    if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
+    slot.state = 'stopping';
+    slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs }));
+    // A worker that does not leave in time, or cannot hear us, is ended.
+    setTimeout(() => {
+      if (slot.state !== 'dead') slot.worker.kill();
+    }, graceMs + 2000).unref();
+  }
+
+  private killAll(): void {
+    for (const slot of this.slots.values()) slot.worker.kill();
+  }
+
+  /** After a reload: stop one stale worker for each fresh one that is ready. */
+  private retireStale(): void {
+    const fresh = [...this.slots.values()].filter((s) => !s.stale && s.state === 'ready').length;
+    const stale = [...this.slots.values()].filter((s) => s.stale && s.state !== 'stopping' && s.state !== 'dead');
+    const pending = [...this.slots.values()].filter((s) => !s.stale && s.state === 'starting').length;
+    // Keep old workers serving until the new ones can take over.
+    const canStop = pending === 0 ? stale.length : Math.min(stale.length, fresh);
+    for (const slot of stale.slice(0, canStop)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+  }
+
+  private isBusy(slot: Slot, now: number): boolean {
+    return now - slot.lastBeat > BLOCKED_MS || slot.lagMs > SATURATED_LAG_MS;
+  }
+
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const slot of this.slots.values()) {
+      if (slot.state === 'starting' && now - slot.startedAt > BOOT_TIMEOUT_MS) {
+        this.log.error({ worker: slot.id }, `worker did not become ready within ${BOOT_TIMEOUT_MS / 1000} s: ending it`);
+        slot.worker.kill();
+      }
+    }
+  }
+
+  private managePool(): void {
+    const now = Date.now();
+    const live = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead' && !s.stale);
+    const starting = live.filter((s) => s.state === 'starting').length;
+    const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !this.isBusy(s, now));
+    const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
+    if (spawn > 0 && now >= this.holdSpawnsUntil) {
+      for (let i = 0; i < spawn; i++) this.spawn();
+    }
+    // Retire the least loaded spare workers, newest first (the oldest have warm caches).
+    const idle = spareSlots.sort((a, b) => a.active - b.active || b.startedAt - a.startedAt);
+    for (const slot of idle.slice(0, retire)) {
+      this.log.info({ worker: slot.id }, 'more spare workers than maxspare: stopping one');
+      this.stopWorker(slot, this.options.graceperiod * 1000, false);
+    }
+  }
+}

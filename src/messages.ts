@@ -1,0 +1,38 @@
+// Messages between master and workers. Each carries a marker, so an app's own process.send() never passes for ours.
+
+import type { Options } from './options.js';
+
+export const MARK = 'runfcgi';
+
+/** What a worker needs to boot: the options, and who it is. */
+export interface WorkerInit {
+  id: number;
+  options: Options;
+  /** Requests before this worker retires (maxrequests plus jitter); 0 = never. */
+  maxRequests: number;
+}
+
+export type ToMaster =
+  | { [MARK]: 1; type: 'ready' }
+  /** Every HEARTBEAT_MS: proof of a live event loop, and what it is doing. */
+  | { [MARK]: 1; type: 'heartbeat'; active: number; served: number; lagMs: number }
+  /** maxrequests reached: the worker takes no new connections and leaves once idle. */
+  | { [MARK]: 1; type: 'retiring' }
+  /** The worker cannot serve: exitCode per the exit-code contract, and why. */
+  | { [MARK]: 1; type: 'bootError'; exitCode: number; message: string };
+
+export type ToWorker =
+  /** Stop accepting, finish what is in progress within graceMs, exit 0. */
+  { [MARK]: 1; type: 'stop'; graceMs: number };
+
+export const HEARTBEAT_MS = 100;
+
+export function isOurs(message: unknown): message is ToMaster | ToWorker {
+  return typeof message === 'object' && message !== null && (message as Record<string, unknown>)[MARK] === 1;
+}
+
+type Untagged<T> = T extends unknown ? Omit<T, typeof MARK> : never;
+
+export function tag<T extends ToMaster | ToWorker>(message: Untagged<T>): T {
+  return { [MARK]: 1, ...message } as T;
+}

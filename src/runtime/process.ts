@@ -1,0 +1,48 @@
+// Worker processes: each gets the listening socket as its fd 0, like a FastCGI app a web server spawns.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { ToWorker, WorkerInit } from '../messages.js';
+import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime } from './types.js';
+
+/** The worker reads its init from here, then deletes it: the app never sees it. */
+export const INIT_ENV = 'RUNFCGI_WORKER_INIT';
+
+class ProcessWorker extends EventEmitter implements RuntimeWorker {
+  readonly threadId = undefined;
+  private readonly child: ChildProcess;
+
+  constructor(child: ChildProcess) {
+    super();
+    this.child = child;
+    child.on('message', (m) => this.emit('message', m));
+    child.on('exit', (code, signal) => this.emit('exit', code, signal));
+    // EPIPE when the worker died between our check and the send: 'exit' tells the story.
+    child.on('error', () => {});
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  send(message: ToWorker): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  kill(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+export const processRuntime: WorkerRuntime = {
+  name: 'prefork',
+  spawn(init: WorkerInit, listenFd: number): RuntimeWorker {
+    const child = spawn(process.execPath, [fileURLToPath(WORKER_ENTRY)], {
+      // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel.
+      stdio: [listenFd, 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, [INIT_ENV]: JSON.stringify(init) },
+    });
+    return new ProcessWorker(child);
+  },
+};

@@ -1,0 +1,26 @@
+// One interface, two runtimes: worker processes (prefork) and worker threads (threaded).
+
+import type { EventEmitter } from 'node:events';
+import type { ToWorker, WorkerInit } from '../messages.js';
+
+/**
+ * A started worker. Emits 'message' (anything the worker sent; the master
+ * keeps what carries our marker) and 'exit' (code, signal) once it is gone.
+ */
+export interface RuntimeWorker extends EventEmitter {
+  /** The OS process id (prefork) or the master's own pid with a thread id (threaded). */
+  readonly pid: number;
+  readonly threadId: number | undefined;
+  send(message: ToWorker): void;
+  /** Ends the worker at once (SIGKILL, or terminate() for a thread). */
+  kill(): void;
+}
+
+export interface WorkerRuntime {
+  readonly name: 'prefork' | 'threaded';
+  /** Starts a worker serving the listening socket the master holds at `listenFd`. */
+  spawn(init: WorkerInit, listenFd: number): RuntimeWorker;
+}
+
+/** The file workers run, beside this one's directory in dist/. */
+export const WORKER_ENTRY = new URL('../worker.js', import.meta.url);

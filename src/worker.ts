@@ -1,0 +1,131 @@
+// Runs inside a worker, process or thread: load the app, serve the listening socket on fd 0, report to the master.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { loadApp } from './adapter/load.js';
+import type { RequestHandler } from './adapter/types.js';
+import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
+import { INIT_ENV } from './runtime/process.js';
+import { serve, type Serving } from './serve.js';
+
+interface Channel {
+  send(message: ToMaster): void;
+  onMessage(listener: (message: unknown) => void): void;
+}
+
+const channel: Channel = isMainThread
+  ? { send: (m) => void process.send?.(m), onMessage: (l) => void process.on('message', l) }
+  : { send: (m) => parentPort!.postMessage(m), onMessage: (l) => void parentPort!.on('message', l) };
+
+function readInit(): WorkerInit {
+  if (!isMainThread) return workerData as WorkerInit;
+  const text = process.env[INIT_ENV];
+  delete process.env[INIT_ENV];
+  if (text === undefined) throw new Error(`runfcgi worker started without ${INIT_ENV}: workers are started by the master`);
+  return JSON.parse(text) as WorkerInit;
+}
+
+/**
+ * A process worker whose master is gone must go too, even while its event
+ * loop is blocked by the app: a tiny thread watches the parent pid.
+ */
+function watchMaster(): void {
+  const code = `
+    const ppid = process.ppid;
+    setInterval(() => { if (process.ppid !== ppid) process.kill(process.pid, 'SIGKILL'); }, 250);
+  `;
+  new Worker(code, { eval: true }).unref();
+}
+
+function bootFailure(exitCode: number, message: string): never {
+  channel.send(tag<ToMaster>({ type: 'bootError', exitCode, message }));
+  // Let the message leave before the process (or thread) ends.
+  setTimeout(() => process.exit(exitCode), 50);
+  throw new RunfcgiError(message, exitCode);
+}
+
+function listenOnFd0(): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ allowHalfOpen: true });
+    server.once('error', reject);
+    server.listen({ fd: 0 }, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Stop accepting, finish within graceMs, and exit. */
+async function leave(serving: Serving, graceMs: number): Promise<never> {
+  const done = serving.stop(graceMs);
+  // A worker process lets go of its copy of the socket at once, so a new
+  // master can bind the port; threads share fd 0 with the master, which closes it.
+  if (isMainThread) fs.closeSync(0);
+  await done;
+  process.exit(0);
+}
+
+function heartbeat(serving: Serving): void {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
+    last = now;
+    channel.send(tag<ToMaster>({ type: 'heartbeat', active: serving.activeRequests, served: serving.accepted, lagMs }));
+  }, HEARTBEAT_MS);
+}
+
+async function loadHandler(init: WorkerInit, log: Logger): Promise<RequestHandler> {
+  try {
+    return await loadApp(init.options.app, { debug: init.options.debug, log });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);
+  }
+}
+
+async function main(): Promise<void> {
+  const init = readInit();
+  if (isMainThread) {
+    process.title = `runfcgi: worker ${init.id}`;
+    process.on('disconnect', () => process.exit(0));
+    watchMaster();
+  }
+  const log = createLogger({ worker: init.id });
+  const handler = await loadHandler(init, log);
+  let server: net.Server;
+  try {
+    server = await listenOnFd0();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    return bootFailure(EXIT_WORKER_BOOT, `listen: ${e.code ?? e.message}`);
+  }
+
+  let retiring = false;
+  const serving: Serving = serve(server, handler, log, {
+    onRequest: () => {
+      if (init.maxRequests > 0 && serving.accepted >= init.maxRequests && !retiring) {
+        retiring = true;
+        log.info({ served: serving.accepted }, 'maxrequests reached: retiring');
+        channel.send(tag<ToMaster>({ type: 'retiring' }));
+        void leave(serving, init.options.graceperiod * 1000);
+      }
+    },
+  });
+  channel.onMessage((message) => {
+    if (!isOurs(message)) return;
+    const m = message as ToWorker;
+    if (m.type === 'stop') void leave(serving, m.graceMs);
+  });
+  heartbeat(serving);
+  channel.send(tag<ToMaster>({ type: 'ready' }));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof RunfcgiError) return; // reported to the master already
+  process.stderr.write(`runfcgi worker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(EXIT_WORKER_BOOT);
+});

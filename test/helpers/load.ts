@@ -1,0 +1,79 @@
+// Small load generator and waiting helpers for integration tests (bounded in count and time).
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  errors: string[];
+}
+
+/** Sends `total` GETs to `url`, `concurrency` at a time; counts answers that are not 200 or never came. */
+export async function load(url: string, total: number, concurrency: number): Promise<LoadResult> {
+  const result: LoadResult = { ok: 0, failed: 0, errors: [] };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) result.ok++;
+        else {
+          result.failed++;
+          result.errors.push(`status ${res.status}`);
+        }
+      } catch (error) {
+        result.failed++;
+        result.errors.push(String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return result;
+}
+
+/** Keeps sending requests until stopped; for "while something happens" tests. */
+export function keepLoading(url: string, concurrency: number): { stop(): Promise<LoadResult> } {
+  const result: LoadResult = { ok: 0, failed: 0, errors: [] };
+  let running = true;
+  const lane = async (): Promise<void> => {
+    while (running) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+        await res.arrayBuffer();
+        if (res.status === 200) result.ok++;
+        else {
+          result.failed++;
+          result.errors.push(`status ${res.status}`);
+        }
+      } catch (error) {
+        result.failed++;
+        result.errors.push(String(error));
+      }
+    }
+  };
+  const lanes = Promise.all(Array.from({ length: concurrency }, lane));
+  return {
+    async stop() {
+      running = false;
+      await lanes;
+      return result;
+    },
+  };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

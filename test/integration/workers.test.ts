@@ -1,0 +1,194 @@
+// The master and its workers, as processes (prefork) and as threads (threaded), behind real nginx.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cgiFcgi } from '../helpers/cgi-fcgi.js';
+import { isAlive, keepLoading, load, waitFor } from '../helpers/load.js';
+import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+
+const CONTROL = path.join(FIXTURES, 'control-app.mjs');
+const hasNginx = need('nginx');
+
+/** Log lines with this message. */
+function lines(s: Started, msg: string): Record<string, unknown>[] {
+  return s.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg);
+}
+
+function children(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function title(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+}
+
+describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
+  let dir: string;
+  let sock: string;
+  let nginx: Nginx;
+  let server: Started | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    sock = path.join(dir, 'app.sock');
+    if (hasNginx) {
+      nginx = await startNginx(dir, `
+        location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }
+        location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:${sock}; }`,
+        `upstream app { server unix:${sock}; keepalive 16; }`);
+    }
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await server?.stop('SIGKILL');
+    server = undefined;
+  });
+
+  async function boot(...args: string[]): Promise<Started> {
+    server = start([`app=${CONTROL}`, `socket=${sock}`, `method=${method}`, 'umask=000', ...args]);
+    await waitForListen(sock);
+    await waitFor(() => lines(server!, 'runfcgi is listening').length > 0, 10_000, 'listening');
+    return server;
+  }
+
+  it(method === 'prefork' ? 'runs a master plus worker processes with recognisable titles' : 'runs as one OS process', async () => {
+    const s = await boot('minspare=2', 'maxspare=2');
+    await waitFor(() => lines(s, 'worker ready').length === 2, 10_000, 'two workers');
+    const pid = s.child.pid!;
+    if (method === 'prefork') {
+      expect(title(pid)).toBe('runfcgi: master');
+      const kids = children(pid);
+      expect(kids).toHaveLength(2);
+      expect(kids.map(title).sort()).toEqual(['runfcgi: worker 1', 'runfcgi: worker 2']);
+    } else {
+      expect(children(pid)).toEqual([]);
+      const who = new Set<string>();
+      for (let i = 0; i < 40; i++) who.add((await cgiFcgi(sock, { REQUEST_URI: '/who' })).body.toString().trim());
+      expect([...who].every((w) => w.startsWith(`${pid}:`))).toBe(true);
+    }
+  });
+
+  it.runIf(hasNginx)('serves many concurrent requests through nginx', async () => {
+    await boot();
+    const r = await load(nginx.url('/hello'), 1000, 50);
+    expect(r).toEqual({ ok: 1000, failed: 0, errors: [] });
+  });
+
+  it.runIf(hasNginx)('a handler that blocks its worker does not stall other requests: the pool grows, then shrinks back', async () => {
+    const s = await boot('minspare=1', 'maxspare=1', 'maxchildren=3');
+    await waitFor(() => lines(s, 'worker ready').length === 1, 10_000, 'one worker');
+    const blocked = fetch(nginx.url('/fresh/block?ms=4000')).then(() => Date.now());
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const other = await fetch(nginx.url('/fresh/hello'));
+    const otherDone = Date.now();
+    expect(other.status).toBe(200);
+    expect(otherDone).toBeLessThan(await blocked);
+    expect(otherDone - started).toBeLessThan(3500);
+    expect(lines(s, 'worker ready').length).toBeGreaterThanOrEqual(2);
+    // Once idle again, spare workers beyond maxspare=1 are stopped.
+    await waitFor(() => lines(s, 'more spare workers than maxspare: stopping one').length >= 1, 10_000, 'shrink');
+  });
+
+  it('replaces a worker that dies, logging its exit', async () => {
+    const s = await boot('minspare=1', 'maxspare=1');
+    await cgiFcgi(sock, { REQUEST_URI: '/crash' }).catch(() => undefined);
+    await waitFor(() => lines(s, 'worker died').length === 1, 10_000, 'death logged');
+    expect(lines(s, 'worker died')[0]).toMatchObject({ code: 1 });
+    await waitFor(() => lines(s, 'worker ready').length === 2, 10_000, 'replacement');
+    expect((await cgiFcgi(sock, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
+  });
+
+  it.runIf(hasNginx)('maxrequests replaces workers with jitter and no failed request', async () => {
+    const s = await boot('maxrequests=100', 'minspare=2', 'maxspare=2');
+    const r = await load(nginx.url('/hello'), 1500, 8);
+    expect(r).toEqual({ ok: 1500, failed: 0, errors: [] });
+    expect(lines(s, 'maxrequests reached: retiring').length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.runIf(hasNginx)('a graceful stop under load loses no request in flight', async () => {
+    const s = await boot();
+    const slow = Array.from({ length: 20 }, () => fetch(nginx.url('/slow?ms=1500')).then((r) => r.status, () => 0));
+    await new Promise((r) => setTimeout(r, 400));
+    const exit = s.stop('SIGTERM');
+    expect(await Promise.all(slow)).toEqual(Array(20).fill(200));
+    expect(await exit).toBe(0);
+    expect(fs.existsSync(sock)).toBe(false);
+  });
+
+  it('a second SIGINT stops at once', async () => {
+    const s = await boot();
+    void cgiFcgi(sock, { REQUEST_URI: '/slow?ms=20000' }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    s.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    s.child.kill('SIGINT');
+    await new Promise((r) => s.child.once('exit', r));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(lines(s, 'stopping now')).toHaveLength(1);
+  });
+
+  it('SIGKILL of the master leaves no process behind', async () => {
+    const s = await boot();
+    await waitFor(() => lines(s, 'worker ready').length >= 2, 10_000, 'workers');
+    const pids = lines(s, 'worker starting').map((l) => l.pid as number);
+    s.child.kill('SIGKILL');
+    await waitFor(() => pids.every((p) => !isAlive(p) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), 2000, 'workers gone within 2 s');
+  });
+
+  it('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
+    const s = await boot('minspare=1', 'maxspare=1', 'maxchildren=4');
+    await waitFor(() => lines(s, 'worker ready').length === 1, 10_000, 'one worker');
+    s.child.kill('SIGTTIN');
+    await waitFor(() => lines(s, 'worker ready').length === 2, 10_000, 'a second worker');
+    s.child.kill('SIGTTOU');
+    await waitFor(() => lines(s, 'more spare workers than maxspare: stopping one').length === 1, 10_000, 'one fewer');
+  });
+
+  it('an app that fails to load stops the master with exit code 4 and the error', () => {
+    const r = runSync(['daemonize=false', `method=${method}`, `socket=${path.join(dir, 'x.sock')}`, `app=${path.join(FIXTURES, 'throws-at-load.mjs')}`]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^runfcgi: app=.*throws-at-load\.mjs failed to load: Error: database password missing/m);
+    expect(fs.existsSync(path.join(dir, 'x.sock'))).toBe(false);
+  });
+
+  it('a worker that cannot boot stops the master with exit code 3', () => {
+    const r = runSync(['daemonize=false', `method=${method}`, `socket=${path.join(dir, 'y.sock')}`, `app=${path.join(FIXTURES, 'exits-at-load.mjs')}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^runfcgi: worker \d+ exited before it could serve \(code 7/m);
+  });
+
+  it('backs off when workers keep dying instead of spinning', async () => {
+    server = start([`app=${path.join(FIXTURES, 'dies-soon.mjs')}`, `socket=${sock}`, `method=${method}`, 'minspare=1', 'maxspare=1']);
+    const s = server;
+    await waitFor(() => lines(s, 'workers keep dying: backing off').length >= 3, 15_000, 'backoff');
+    const backoffs = lines(s, 'workers keep dying: backing off').map((l) => l.backoffMs as number);
+    expect(backoffs[2]).toBeGreaterThan(backoffs[0]!);
+  });
+
+  it.runIf(need('tmux'))('Ctrl+C in a real terminal stops cleanly and removes the socket', async () => {
+    const session = `runfcgi-${process.pid}-${method}`;
+    const bin = path.resolve('bin/runfcgi');
+    execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '20', `${process.execPath} ${bin} daemonize=false method=${method} socket=${sock} app=${CONTROL}; echo EXIT=$?; sleep 30`]);
+    try {
+      await waitForListen(sock);
+      await waitFor(async () => (await cgiFcgi(sock, { REQUEST_URI: '/hello' })).status === 200, 10_000, 'answer');
+      execFileSync('tmux', ['send-keys', '-t', session, 'C-c']);
+      await waitFor(() => execFileSync('tmux', ['capture-pane', '-p', '-t', session], { encoding: 'utf8' }).includes('EXIT=0'), 10_000, 'EXIT=0 on the screen');
+      expect(fs.existsSync(sock)).toBe(false);
+    } finally {
+      execFileSync('tmux', ['kill-session', '-t', session]);
+    }
+  });
+});
