@@ -86,7 +86,7 @@ describe.each(apps)('%s', (_name, fixture) => {
             include /etc/nginx/fastcgi_params;
             fastcgi_pass app;
             fastcgi_keep_conn on;
-          }`, `upstream app { server ${upstream}; keepalive 16; }`);
+          }`, `upstream app { server ${upstream} max_fails=0; keepalive 16; }`);
       });
       afterAll(async () => {
         await nginx?.stop();

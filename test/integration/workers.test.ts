@@ -42,7 +42,7 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
       nginx = await startNginx(dir, `
         location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }
         location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:${sock}; }`,
-        `upstream app { server unix:${sock}; keepalive 16; }`);
+        `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
     }
   });
   afterAll(async () => {
