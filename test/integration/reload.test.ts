@@ -29,7 +29,8 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('reload, method=
     fs.rmSync(dir, { recursive: true, force: true });
   });
   afterEach(async () => {
-    await server?.stop('SIGKILL');
+    // Gracefully: nginx then drops its idle keepalive connections instead of finding them dead.
+    await server?.stop('SIGTERM');
   });
 
   async function version(): Promise<string> {
