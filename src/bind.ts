@@ -6,7 +6,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { RunfcgiError, UsageError } from './errors.js';
+import type { Logger } from './log.js';
 import type { Method } from './options.js';
+import { isAlive } from './procfs.js';
 
 export interface Listener {
   /** The descriptor workers get as their fd 0. */
@@ -17,8 +19,14 @@ export interface Listener {
   inherited: boolean;
   /** Lets go of the socket (after the workers have stopped accepting). */
   close(): void;
-  /** Removes the UNIX socket file, only if it is still the one we created. */
+  /** Removes the UNIX socket file, only if it is still the one we created. Idempotent. */
   cleanup(): void;
+  /** A successor can take this socket over (a UNIX path: it renames its own into place). */
+  canHandOver: boolean;
+  /** Tells a successor it may take the socket over (see handingOver()). */
+  announceHandover(): void;
+  /** The socket path now leads to another socket than ours. */
+  takenOver(): boolean;
 }
 
 /** Node's own bind-without-listen (what cluster uses): nothing in the master polls the socket. */
@@ -63,6 +71,18 @@ function freeFd0(method: Method): void {
   fs.closeSync(0);
 }
 
+const noHandover = { canHandOver: false, announceHandover: () => {}, takenOver: () => false };
+
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
+}
+
 /** Closes our copy of the socket; on fd 0 libuv leaves that to us. */
 function release(handle: ServerHandle): void {
   const fd = handle.fd;
@@ -79,7 +99,25 @@ function bound(handle: ServerHandle | number, what: string, method: Method): Ser
   return handle;
 }
 
-async function bindTcp(host: string, port: number, method: Method): Promise<Listener> {
+/** Binds, retrying for a few seconds while the port is in use (a predecessor letting go of it). */
+async function bindTcp(host: string, port: number, method: Method, log: Logger): Promise<Listener> {
+  const deadline = Date.now() + WAIT_FREE_MS;
+  let logged = false;
+  for (;;) {
+    try {
+      return await bindTcpOnce(host, port, method);
+    } catch (error) {
+      if (!(error instanceof AddressInUse) || Date.now() > deadline) throw error;
+      if (!logged) log.info({ host, port }, 'address in use: waiting for it to be released');
+      logged = true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+class AddressInUse extends RunfcgiError {}
+
+async function bindTcpOnce(host: string, port: number, method: Method): Promise<Listener> {
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   let address = host;
   let family = net.isIP(host);
@@ -97,9 +135,9 @@ async function bindTcp(host: string, port: number, method: Method): Promise<List
   const name: { port?: number } = {};
   if (handle.getsockname?.(name) !== 0 || name.port !== port) {
     release(handle);
-    throw new RunfcgiError(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
+    throw new AddressInUse(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
   }
-  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: () => release(handle), cleanup: () => {} };
+  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: () => {}, ...noHandover };
 }
 
 /** Resolves true when something accepts connections at `socketPath`. */
@@ -120,7 +158,53 @@ export function answers(socketPath: string): Promise<boolean> {
  * server owns that path by then: binding a temporary name keeps that unlink
  * away from the real path, and rename() replaces a stale file atomically.
  */
-async function bindUnix(socketPath: string, method: Method): Promise<Listener> {
+/**
+ * A master that stops on SIGTERM writes PATH.handover with its pid and the
+ * inode of its socket file, and keeps answering until a successor replaces
+ * the file. The pid of that master if the socket at the path is still its own.
+ */
+function handingOver(socketPath: string): number | undefined {
+  const text = readText(`${socketPath}.handover`);
+  if (text === '') return undefined;
+  const [pid, ino] = text.trim().split(' ').map(Number);
+  const now = fs.statSync(socketPath, { throwIfNoEntry: false });
+  if (pid === undefined || now === undefined || now.ino !== ino || !isAlive(pid)) return undefined;
+  return pid;
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** How long a start waits for another server's socket to go quiet before giving up. */
+const WAIT_FREE_MS = 3000;
+
+/**
+ * A live socket at the path is refused, unless it belongs to a runfcgi that
+ * is stopping (the restart script: kill, then start at once): that one we
+ * replace while it still answers, so no connection finds nobody there.
+ * Anything else answering gets a few seconds to stop.
+ */
+async function waitUntilFree(socketPath: string, log: Logger): Promise<void> {
+  const deadline = Date.now() + WAIT_FREE_MS;
+  while (await answers(socketPath)) {
+    const stopping = handingOver(socketPath);
+    if (stopping !== undefined) {
+      log.info({ socket: socketPath, pid: stopping }, 'taking the socket over from a stopping runfcgi');
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new RunfcgiError(`cannot listen on ${socketPath}: another server is answering on it (stop it first, or choose another socket=)`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function bindUnix(socketPath: string, method: Method, log: Logger): Promise<Listener> {
   const dir = path.dirname(socketPath);
   if (!fs.existsSync(dir)) throw new RunfcgiError(`cannot listen on ${socketPath}: directory ${dir} does not exist`);
   const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
@@ -128,9 +212,7 @@ async function bindUnix(socketPath: string, method: Method): Promise<Listener> {
     if (!existing.isSocket()) {
       throw new RunfcgiError(`cannot listen on ${socketPath}: a file that is not a socket is in the way (remove it, or choose another socket=)`);
     }
-    if (await answers(socketPath)) {
-      throw new RunfcgiError(`cannot listen on ${socketPath}: another server is answering on it (stop it first, or choose another socket=)`);
-    }
+    await waitUntilFree(socketPath, log);
   }
   const temporary = path.join(dir, `.runfcgi-${process.pid}.sock`);
   const bindPath = Buffer.byteLength(temporary) <= 107 ? temporary : socketPath;
@@ -144,16 +226,25 @@ async function bindUnix(socketPath: string, method: Method): Promise<Listener> {
     throw new RunfcgiError(`cannot listen on ${socketPath}: ${(error as Error).message}`);
   }
   const { ino, dev } = fs.statSync(socketPath);
+  const ours = (): boolean => {
+    const now = fs.statSync(socketPath, { throwIfNoEntry: false });
+    return now !== undefined && now.ino === ino && now.dev === dev;
+  };
   return {
     fd: handle.fd,
     address: `unix:${socketPath}`,
     inherited: false,
-    close: () => release(handle),
+    close: once(() => release(handle)),
+    // Another master may have taken the path over since: leave its socket alone.
     cleanup: () => {
-      const now = fs.statSync(socketPath, { throwIfNoEntry: false });
-      // Another master may have taken the path over since: leave its socket alone.
-      if (now !== undefined && now.ino === ino && now.dev === dev) fs.rmSync(socketPath, { force: true });
+      if (ours()) fs.rmSync(socketPath, { force: true });
+      // Our handover note goes with us; a successor's stays.
+      const marker = `${socketPath}.handover`;
+      if (readText(marker).startsWith(`${process.pid} `)) fs.rmSync(marker, { force: true });
     },
+    canHandOver: true,
+    announceHandover: () => fs.writeFileSync(`${socketPath}.handover`, `${process.pid} ${ino}\n`),
+    takenOver: () => !ours(),
   };
 }
 
@@ -167,7 +258,7 @@ function isSocket(fd: number): boolean {
 
 /** The socket a web server or systemd handed us. Whether it listens, the first worker's listen() tells. */
 function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
-  const nothing = { close: () => {}, cleanup: () => {}, inherited: true };
+  const nothing = { close: () => {}, cleanup: () => {}, inherited: true, ...noHandover };
   if (isSocket(0)) return { fd: 0, address: 'fd 0', ...nothing };
   const count = Number(env.LISTEN_FDS);
   if (env.LISTEN_PID === String(process.pid) && Number.isInteger(count) && count >= 1 && isSocket(SD_LISTEN_FDS_START)) {
@@ -181,9 +272,10 @@ function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
 
 export async function bindListener(
   options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method },
+  log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
-  if (options.socket !== undefined) return bindUnix(options.socket, options.method);
-  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method);
+  if (options.socket !== undefined) return bindUnix(options.socket, options.method, log);
+  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log);
   return inheritedListener(options.method, env);
 }

@@ -9,6 +9,7 @@ import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker } from './messa
 import type { Options } from './options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
 import type { RuntimeWorker, WorkerRuntime } from './runtime/types.js';
+import { STOPPING_TITLE } from './pidfile.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 
 type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
@@ -25,6 +26,8 @@ interface Slot {
   retiring: boolean;
   /** Started before the last reload: to be replaced. */
   stale: boolean;
+  /** Stopped accepting: no longer watches the listening socket. */
+  released: boolean;
 }
 
 /** How often the master looks at its workers when no signal comes. */
@@ -38,6 +41,12 @@ const CRASH_WINDOW_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 /** Time a worker may take from spawn to ready before it counts as unable to boot. */
 const BOOT_TIMEOUT_MS = 30_000;
+/**
+ * On SIGTERM, how long workers keep accepting on a UNIX socket while a
+ * successor may take the path over (the restart script starts one at once).
+ * Once the path is taken, or this has passed, the graceful stop begins.
+ */
+const HANDOVER_MS = 2000;
 
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
@@ -56,6 +65,9 @@ export class Master {
   private crashes = 0;
   private holdSpawnsUntil = 0;
   private onReady: (() => void) | null = null;
+  /** Set while a SIGTERM waits for a successor to take the socket path. */
+  private handoverUntil = 0;
+  private listenerClosed = false;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue) {
     this.options = options;
@@ -79,13 +91,16 @@ export class Master {
       if (signal !== null) this.dispatch(signal);
       if (this.bootFailure !== null) break;
       this.checkHeartbeats();
-      if (this.stopping === null) this.managePool();
+      if (this.stopping === null || this.handoverUntil > 0) this.managePool();
+      if (this.handoverUntil > 0) this.checkHandover();
+      if (this.stopping !== null && this.handoverUntil === 0) this.releaseListener();
     }
     if (this.options.touchreload !== undefined) fs.unwatchFile(this.options.touchreload);
     if (this.bootFailure !== null) {
       this.killAll();
       throw this.bootFailure;
     }
+    this.releaseListener();
   }
 
   /** Workers live now, for tests and the status page. */
@@ -99,7 +114,7 @@ export class Master {
     this.log.info({ signal }, 'signal');
     switch (signal) {
       case 'SIGTERM':
-        return this.stop('graceful');
+        return this.stop('graceful', true);
       case 'SIGINT':
         // A second Ctrl+C means "now".
         return this.stop(this.stopping === null ? 'graceful' : 'now');
@@ -118,12 +133,42 @@ export class Master {
     }
   }
 
-  private stop(how: 'graceful' | 'now'): void {
-    if (this.stopping === 'now') return;
-    const graceMs = how === 'now' ? 0 : this.options.graceperiod * 1000;
-    this.log.info({ graceMs }, how === 'now' ? 'stopping now' : 'stopping gracefully');
+  private stop(how: 'graceful' | 'now', handover = false): void {
+    if (this.stopping === 'now' || (how === 'graceful' && this.stopping === 'graceful')) return;
+    // A successor checks this title before it takes over our socket path or pidfile.
+    process.title = STOPPING_TITLE;
     this.stopping = how;
+    if (how === 'graceful' && handover && this.listener.canHandOver) {
+      this.handoverUntil = Date.now() + HANDOVER_MS;
+      this.listener.announceHandover();
+      this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
+      return;
+    }
+    this.handoverUntil = 0;
+    this.stopWorkers();
+  }
+
+  private stopWorkers(): void {
+    const graceMs = this.stopping === 'now' ? 0 : this.options.graceperiod * 1000;
+    this.log.info({ graceMs }, this.stopping === 'now' ? 'stopping now' : 'stopping gracefully');
     for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true);
+  }
+
+  private checkHandover(): void {
+    const takenOver = this.listener.takenOver();
+    if (!takenOver && Date.now() < this.handoverUntil) return;
+    if (takenOver) this.log.info('a successor took the socket over');
+    this.handoverUntil = 0;
+    this.stopWorkers();
+  }
+
+  /** Our copy of the socket goes once no worker watches it (threads share it on fd 0). */
+  private releaseListener(): void {
+    if (this.listenerClosed) return;
+    if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
+    this.listenerClosed = true;
+    this.listener.close();
+    this.listener.cleanup();
   }
 
   private reload(): void {
@@ -171,7 +216,7 @@ export class Master {
       return;
     }
     const now = Date.now();
-    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false };
+    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false };
     this.slots.set(id, slot);
     worker.on('message', (m: unknown) => {
       if (isOurs(m)) this.onMessage(slot, m as ToMaster);
@@ -202,6 +247,10 @@ export class Master {
         return;
       case 'retiring':
         slot.retiring = true;
+        this.signals.wake();
+        return;
+      case 'released':
+        slot.released = true;
         this.signals.wake();
         return;
       case 'bootError':

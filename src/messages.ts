@@ -18,6 +18,8 @@ export type ToMaster =
   | { [MARK]: 1; type: 'heartbeat'; active: number; served: number; lagMs: number }
   /** maxrequests reached: the worker takes no new connections and leaves once idle. */
   | { [MARK]: 1; type: 'retiring' }
+  /** The worker stopped accepting: its event loop no longer watches the listening socket. */
+  | { [MARK]: 1; type: 'released' }
   /** The worker cannot serve: exitCode per the exit-code contract, and why. */
   | { [MARK]: 1; type: 'bootError'; exitCode: number; message: string };
 

@@ -30,9 +30,11 @@ export interface Options {
   errlog: string | undefined;
   debug: boolean;
   touchreload: string | undefined;
+  /** Where runfcgi was started: package names in app= resolve from here. Not an option. */
+  cwd: string;
 }
 
-export type OptionName = keyof Options;
+export type OptionName = Exclude<keyof Options, 'cwd'>;
 /** What a user may give: the words of the command line, or typed values from JavaScript. */
 export type OptionInput = Partial<Record<OptionName, string | number | boolean | undefined>>;
 
@@ -99,13 +101,20 @@ function socketPath(text: string, cwd: string): string {
   return resolved;
 }
 
+/** A file path is resolved now (the daemon changes directory); a package name stays a name. */
+function appModule(text: string, cwd: string): string {
+  if (text === '') throw new Invalid('expected a module path or package name');
+  const isPath = text.startsWith('.') || path.isAbsolute(text) || /\.(c|m)?[jt]sx?$/.test(text);
+  return isPath ? path.resolve(cwd, text) : text;
+}
+
 function umask(text: string): number {
   if (!/^0?[0-7]{1,3}$/.test(text)) throw new Invalid('expected an octal mask such as 022, 007 or 000');
   return parseInt(text, 8);
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'app', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: (t) => { if (t === '') throw new Invalid('expected a module path or package name'); return t; } },
+  { name: 'app', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: appModule },
   { name: 'protocol', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
   { name: 'host', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
   { name: 'port', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
@@ -156,10 +165,10 @@ export function resolveOptions(input: OptionInput, cwd = process.cwd()): Options
       throw error;
     }
   }
-  return withDefaults(given as Partial<Options>);
+  return withDefaults(given as Partial<Options>, cwd);
 }
 
-function withDefaults(g: Partial<Options>): Options {
+function withDefaults(g: Partial<Options>, cwd: string): Options {
   if ((g.host === undefined) !== (g.port === undefined)) {
     throw new UsageError(g.host === undefined ? `port=${g.port} needs host= as well (host=127.0.0.1 port=${g.port})` : `host=${g.host} needs port= as well (host=${g.host} port=3033)`);
   }
@@ -199,6 +208,7 @@ function withDefaults(g: Partial<Options>): Options {
     errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
     debug: g.debug ?? false,
     touchreload: g.touchreload,
+    cwd,
   };
 }
 

@@ -58,12 +58,18 @@ function listenOnFd0(): Promise<net.Server> {
   });
 }
 
+let leaving = false;
+
 /** Stop accepting, finish within graceMs, and exit. */
-async function leave(serving: Serving, graceMs: number): Promise<never> {
+async function leave(serving: Serving, graceMs: number): Promise<void> {
+  if (leaving) return;
+  leaving = true;
   const done = serving.stop(graceMs);
-  // A worker process lets go of its copy of the socket at once, so a new
-  // master can bind the port; threads share fd 0 with the master, which closes it.
+  // The listening socket is out of this worker's event loop now. A process
+  // lets go of its copy at once, so a new master can bind the port; threads
+  // share fd 0 with the master, which closes it once every thread said so.
   if (isMainThread) fs.closeSync(0);
+  channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
   process.exit(0);
 }
@@ -80,7 +86,7 @@ function heartbeat(serving: Serving): void {
 
 async function loadHandler(init: WorkerInit, log: Logger): Promise<RequestHandler> {
   try {
-    return await loadApp(init.options.app, { debug: init.options.debug, log });
+    return await loadApp(init.options.app, { debug: init.options.debug, log }, init.options.cwd);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);

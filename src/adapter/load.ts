@@ -48,13 +48,16 @@ export function handlerFor(exported: unknown, options: AdapterOptions, name: str
   );
 }
 
-export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd = process.cwd()): Promise<RequestHandler> {
+export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string): Promise<RequestHandler> {
   if (spec === undefined) return nodeHandler(welcome, options);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(resolveModule(spec, cwd))) as Record<string, unknown>;
   } catch (error) {
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    // The app's own error keeps its stack (it points into the app); a missing module needs none.
+    const e = error as NodeJS.ErrnoException;
+    const missing = e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND';
+    const detail = error instanceof Error ? (missing ? e.message.split('\n')[0] : (e.stack ?? e.message)) : String(error);
     throw new AppLoadError(`app=${spec} failed to load: ${detail}`);
   }
   let exported = 'default' in mod ? mod.default : mod;

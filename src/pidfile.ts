@@ -1,0 +1,108 @@
+// The pidfile: refused while a live runfcgi holds it, written atomically once serving, removed only if ours.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { RunfcgiError } from './errors.js';
+import type { Logger } from './log.js';
+import { commandLine, isAlive } from './procfs.js';
+
+/** The title a master takes when it stops: it will not touch a successor's files. */
+export const STOPPING_TITLE = 'runfcgi: master (stopping)';
+
+function reason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'its directory does not exist';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'read-only file system';
+  return (error as Error).message;
+}
+
+export class Pidfile {
+  readonly file: string;
+  private readonly log: Logger;
+  private release: (() => Promise<void>) | null = null;
+  private written = false;
+
+  constructor(file: string, log: Logger) {
+    this.file = file;
+    this.log = log;
+  }
+
+  /**
+   * Takes the start lock (two starts racing: one waits), checks the pid in
+   * the file. The lock is held until write(): only a start that dies before
+   * it is serving leaves one behind, stale after 5 s.
+   */
+  async claim(): Promise<void> {
+    try {
+      // The lock retries on any error; a directory we cannot write to is not worth waiting for.
+      fs.accessSync(path.dirname(this.file), fs.constants.W_OK);
+    } catch (error) {
+      throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
+    }
+    try {
+      this.release = await lockfile.lock(this.file, {
+        realpath: false,
+        stale: 5000,
+        retries: { retries: 60, minTimeout: 100, maxTimeout: 100 },
+        onCompromised: () => {},
+      });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
+        throw new RunfcgiError(`pidfile=${this.file}: another runfcgi is starting with this pidfile`);
+      }
+      throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
+    }
+    try {
+      this.checkRunning();
+    } catch (error) {
+      await this.unlock();
+      throw error;
+    }
+  }
+
+  private checkRunning(): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return;
+    }
+    const pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) {
+      this.log.warn({ pidfile: this.file }, 'pidfile holds no pid: replacing it');
+      return;
+    }
+    const title = commandLine(pid);
+    if (pid !== process.pid && isAlive(pid) && title.includes('runfcgi') && title !== STOPPING_TITLE) {
+      throw new RunfcgiError(`runfcgi is already running as pid ${pid} (pidfile=${this.file}); stop it first: kill ${pid}`);
+    }
+    this.log.warn({ pidfile: this.file, pid }, 'stale pidfile (that process is gone or is not runfcgi): replacing it');
+  }
+
+  /** Writes our pid atomically (temp file + rename) and lets go of the start lock. */
+  async write(): Promise<void> {
+    const temporary = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}`);
+    fs.writeFileSync(temporary, `${process.pid}\n`);
+    fs.renameSync(temporary, this.file);
+    this.written = true;
+    await this.unlock();
+  }
+
+  async unlock(): Promise<void> {
+    const release = this.release;
+    this.release = null;
+    await release?.().catch(() => {});
+  }
+
+  /** Removes the file if it still holds our pid: a successor's stays. */
+  remove(): void {
+    if (!this.written) return;
+    try {
+      if (fs.readFileSync(this.file, 'utf8').trim() === String(process.pid)) fs.rmSync(this.file);
+    } catch {
+      // already gone
+    }
+  }
+}

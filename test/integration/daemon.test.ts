@@ -1,0 +1,242 @@
+// daemonize, the pidfile, and the Django restart script: kill and relaunch that always works.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cgiFcgi } from '../helpers/cgi-fcgi.js';
+import { keepLoading, waitFor } from '../helpers/load.js';
+import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { BIN, FIXTURES, ROOT, freePort, need, runSync, tempDir } from '../helpers/run.js';
+
+const CONTROL = path.join(FIXTURES, 'control-app.mjs');
+const dirs: string[] = [];
+const pidfiles: string[] = [];
+
+function dir(): string {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+}
+
+/** Alive and not a zombie. */
+function running(pid: number): boolean {
+  try {
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+function stat(pid: number): { ppid: number; sid: number; tty: number } {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return { ppid: Number(fields[1]), sid: Number(fields[3]), tty: Number(fields[4]) };
+}
+
+function children(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number).filter(running);
+  } catch {
+    return [];
+  }
+}
+
+/** Live processes whose environment carries RUNFCGI_TEST_TAG=tag (daemons inherit it). */
+function tagged(tag: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`RUNFCGI_TEST_TAG=${tag}\0`) && running(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+function readPid(file: string): number {
+  return Number(fs.readFileSync(file, 'utf8').trim());
+}
+
+function daemon(args: string[], cwd?: string) {
+  const r = runSync(args, { cwd });
+  const pidfile = args.find((a) => a.startsWith('pidfile='))?.slice(8);
+  if (pidfile) pidfiles.push(path.resolve(cwd ?? process.cwd(), pidfile));
+  return r;
+}
+
+afterEach(async () => {
+  for (const file of pidfiles.splice(0)) {
+    try {
+      const pid = readPid(file);
+      process.kill(pid, 'SIGQUIT');
+      await waitFor(() => !running(pid), 10_000, `pid ${pid} gone`);
+    } catch {
+      // not running
+    }
+  }
+});
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+describe('daemonize', () => {
+  it('returns once the daemon answers; the daemon is a session leader with no terminal, parent init, cwd workdir', async () => {
+    const d = dir();
+    const sock = path.join(d, 'app.sock');
+    const r = daemon([`app=${CONTROL}`, `socket=${sock}`, `pidfile=${d}/app.pid`]);
+    expect(r.code).toBe(0);
+    // The launcher returned: the socket answers already.
+    expect((await cgiFcgi(sock, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
+    const pid = readPid(`${d}/app.pid`);
+    expect(fs.readFileSync(`${d}/app.pid`, 'utf8')).toBe(`${pid}\n`);
+    const s = stat(pid);
+    expect(s.sid).toBe(pid);
+    expect(s.tty).toBe(0);
+    expect(s.ppid).not.toBe(process.pid);
+    expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/');
+    expect(fs.readlinkSync(`/proc/${pid}/fd/0`)).toBe('/dev/null');
+    expect(fs.statSync(sock).mode & 0o777).toBe(0o755);
+  });
+
+  it('resolves relative paths against the starting directory before changing to workdir', async () => {
+    const d = dir();
+    fs.copyFileSync(CONTROL, path.join(d, 'app.mjs'));
+    const r = daemon(['app=./app.mjs', 'socket=./rel.sock', 'pidfile=rel.pid', 'errlog=err.log'], d);
+    expect(r.code).toBe(0);
+    expect((await cgiFcgi(path.join(d, 'rel.sock'), { REQUEST_URI: '/hello' })).status).toBe(200);
+    expect(fs.readFileSync(path.join(d, 'err.log'), 'utf8')).toContain('runfcgi is listening');
+  });
+
+  it.each([
+    ['an app that fails to load', (d: string) => [`app=${FIXTURES}/throws-at-load.mjs`, `socket=${d}/a.sock`], 4, /failed to load: Error: database password missing/],
+    ['a socket directory that does not exist', (d: string) => [`socket=${d}/missing/a.sock`], 1, /directory .*missing does not exist/],
+    ['a socket where it may not be created', () => ['socket=/proc/runfcgi-test.sock'], 1, /cannot listen on \/proc\/runfcgi-test\.sock: permission denied/],
+    ['a pidfile in a directory that does not exist', (d: string) => [`socket=${d}/b.sock`, `pidfile=${d}/missing/x.pid`], 1, /cannot write pidfile=.*missing\/x\.pid: its directory does not exist/],
+    ['a workdir that does not exist', (d: string) => [`socket=${d}/c.sock`, `workdir=${d}/nowhere`], 1, /workdir=.*nowhere: no such directory/],
+    ['an errlog that cannot be opened', (d: string) => [`socket=${d}/e.sock`, `errlog=${d}/nowhere/err.log`], 1, /cannot open errlog=.*: its directory does not exist/],
+  ])('the launcher fails with the reason for %s, and leaves nothing running', (_what, args, code, message) => {
+    const d = dir();
+    const tag = `t${process.pid}-${Date.now()}`;
+    const r = runSync(args(d), { env: { ...process.env, RUNFCGI_TEST_TAG: tag } });
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')[0]).toMatch(/^runfcgi: /);
+    expect(fs.readdirSync(d).filter((f) => f.endsWith('.sock') || f.endsWith('.pid'))).toEqual([]);
+    expect(tagged(tag)).toEqual([]);
+  });
+
+  it('the launcher fails when the port is in use', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const { port } = blocker.address() as net.AddressInfo;
+    const r = runSync([`host=127.0.0.1`, `port=${port}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(`cannot listen on 127.0.0.1:${port}: address already in use`);
+    blocker.close();
+  });
+});
+
+describe('pidfile', () => {
+  it('refuses a second start while the first runs, naming pid and file (exit 1)', () => {
+    const d = dir();
+    expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`]).code).toBe(0);
+    const pid = readPid(`${d}/app.pid`);
+    const r = runSync([`socket=${d}/b.sock`, `pidfile=${d}/app.pid`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`runfcgi is already running as pid ${pid} (pidfile=${d}/app.pid)`);
+    expect(readPid(`${d}/app.pid`)).toBe(pid);
+  });
+
+  it('replaces a stale pidfile: a dead pid, or a pid now used by another program', () => {
+    const d = dir();
+    for (const stale of ['999999', String(process.pid)]) {
+      fs.writeFileSync(`${d}/app.pid`, `${stale}\n`);
+      expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`, `errlog=${d}/err.log`]).code).toBe(0);
+      const pid = readPid(`${d}/app.pid`);
+      expect(pid).not.toBe(Number(stale));
+      expect(fs.readFileSync(`${d}/err.log`, 'utf8')).toContain('stale pidfile');
+      process.kill(pid, 'SIGQUIT');
+      spawnSync('sleep', ['0.5']);
+    }
+  });
+
+  it('is removed on a clean stop, with the socket', async () => {
+    const d = dir();
+    expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`]).code).toBe(0);
+    const pid = readPid(`${d}/app.pid`);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !running(pid), 10_000, 'stopped');
+    expect(fs.existsSync(`${d}/app.pid`)).toBe(false);
+    expect(fs.existsSync(`${d}/a.sock`)).toBe(false);
+  });
+
+  it.each(['unix', 'tcp'])('after kill -9 (%s), a relaunch works at once despite the stale pidfile, lock and socket', async (transport) => {
+    const d = dir();
+    const where = transport === 'unix' ? [`socket=${d}/a.sock`] : ['host=127.0.0.1', `port=${await freePort()}`];
+    expect(daemon([...where, `pidfile=${d}/app.pid`, `app=${CONTROL}`]).code).toBe(0);
+    const pid = readPid(`${d}/app.pid`);
+    const workers = children(pid);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => workers.every((w) => !running(w)), 2000, 'workers gone');
+    const r = daemon([...where, `pidfile=${d}/app.pid`, `app=${CONTROL}`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const address = transport === 'unix' ? `${d}/a.sock` : `127.0.0.1:${where[1]!.slice(5)}`;
+    expect((await cgiFcgi(address, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
+  });
+});
+
+describe.runIf(need('nginx'))('the restart script', () => {
+  let d: string;
+  let nginx: Nginx;
+  beforeAll(async () => {
+    d = dir();
+    fs.copyFileSync(CONTROL, path.join(d, 'app.mjs'));
+    fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
+    fs.symlinkSync(BIN, path.join(d, 'node_modules/.bin/runfcgi'));
+    nginx = await startNginx(d, `location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }`,
+      `upstream app { server unix:${d}/mysite.sock max_fails=0; keepalive 16; }`);
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+  });
+
+  /** The seed's script as shipped, run with an empty environment from another directory. */
+  function restart(): number | null {
+    const r = spawnSync('/bin/bash', [path.join(ROOT, 'scripts/restart.sh')], {
+      cwd: '/',
+      env: { PROJDIR: d, APP: './app.mjs', RUNFCGI_OPTIONS: 'umask=000', PATH: process.env.PATH },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    if (r.status !== 0) console.error(r.stderr);
+    return r.status;
+  }
+
+  it('run 20 times back to back under load: one master each time, the pidfile naming it, the socket answering, no failed request', async () => {
+    pidfiles.push(`${d}/mysite.pid`);
+    expect(restart()).toBe(0);
+    const traffic = keepLoading(nginx.url('/hello'), 4);
+    const masters = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      expect(restart()).toBe(0);
+      const pid = readPid(`${d}/mysite.pid`);
+      masters.add(pid);
+      expect(running(pid)).toBe(true);
+      expect((await cgiFcgi(`${d}/mysite.sock`, { REQUEST_URI: '/who' })).body.toString()).toMatch(/^\d+:\d+\n$/);
+    }
+    // Once the old masters have drained, exactly the last one is left.
+    const last = readPid(`${d}/mysite.pid`);
+    await waitFor(() => [...masters].filter(running).length === 1, 15_000, 'one master left');
+    expect([...masters].filter(running)).toEqual([last]);
+    expect(children(last).length).toBeGreaterThanOrEqual(1);
+    const result = await traffic.stop();
+    console.log(`restart script x20 under load: ${result.ok} requests answered, ${result.failed} failed`);
+    expect(result.ok).toBeGreaterThan(100);
+    expect(result.failed).toBe(0);
+    expect(fs.readdirSync(d).filter((f) => f.includes('handover'))).toEqual([]);
+  });
+});
