@@ -278,7 +278,7 @@ export function helpText(): string {
   out.push(
     '',
     'Signals to the master: TERM or INT (Ctrl+C) stop gracefully, a second INT or QUIT stops at once,',
-    'HUP reloads gracefully, USR1 reopens log files, TTIN/TTOU add/remove a worker.',
+    'HUP reloads gracefully, TTIN/TTOU add/remove a spare worker.',
     'Exit codes: 0 clean stop, 1 runtime failure, 2 usage error, 3 worker boot failure, 4 app load failure.',
   );
   return out.join('\n') + '\n';

@@ -14,6 +14,22 @@ export interface LoadResult {
   errors: string[];
 }
 
+/** One GET, counted: a 200 is ok; another status, or no answer, failed. */
+async function getCounted(url: string, result: LoadResult): Promise<void> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    await res.arrayBuffer();
+    if (res.status === 200) {
+      result.ok++;
+      return;
+    }
+    result.errors.push(`status ${res.status}`);
+  } catch (error) {
+    result.errors.push(String(error));
+  }
+  result.failed++;
+}
+
 /** Sends `total` GETs to `url`, `concurrency` at a time; counts answers that are not 200 or never came. */
 export async function load(url: string, total: number, concurrency: number): Promise<LoadResult> {
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
@@ -21,18 +37,7 @@ export async function load(url: string, total: number, concurrency: number): Pro
   const lane = async (): Promise<void> => {
     while (next < total) {
       next++;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-        await res.arrayBuffer();
-        if (res.status === 200) result.ok++;
-        else {
-          result.failed++;
-          result.errors.push(`status ${res.status}`);
-        }
-      } catch (error) {
-        result.failed++;
-        result.errors.push(String(error));
-      }
+      await getCounted(url, result);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -44,20 +49,7 @@ export function keepLoading(url: string, concurrency: number): { stop(): Promise
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   let running = true;
   const lane = async (): Promise<void> => {
-    while (running) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-        await res.arrayBuffer();
-        if (res.status === 200) result.ok++;
-        else {
-          result.failed++;
-          result.errors.push(`status ${res.status}`);
-        }
-      } catch (error) {
-        result.failed++;
-        result.errors.push(String(error));
-      }
-    }
+    while (running) await getCounted(url, result);
   };
   const lanes = Promise.all(Array.from({ length: concurrency }, lane));
   return {
