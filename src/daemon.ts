@@ -51,12 +51,15 @@ export async function launchDaemon(options: Options): Promise<void> {
   fs.closeSync(err);
   try {
     await new Promise<void>((resolve, reject) => {
+      let failure: RunfcgiError | null = null;
       child.on('message', (m: DaemonReport) => {
         if (m?.type === 'daemon-ready') resolve();
-        else if (m?.type === 'daemon-failed') reject(new RunfcgiError(m.message, m.exitCode));
+        // Report the failure once the daemon is gone: nothing is left running then.
+        else if (m?.type === 'daemon-failed') failure = new RunfcgiError(m.message, m.exitCode);
       });
       child.on('error', (error) => reject(new RunfcgiError(`cannot start the daemon: ${error.message}`)));
       child.on('exit', (code, signal) => {
+        if (failure !== null) return reject(failure);
         const where = options.errlog && options.errlog !== '/dev/null' ? `see errlog=${options.errlog}` : 'start with daemonize=false or errlog=FILE to see why';
         reject(new RunfcgiError(`the daemon exited before it was serving (code ${code}, signal ${signal}); ${where}`, code || EXIT_RUNTIME));
       });
