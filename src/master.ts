@@ -289,7 +289,8 @@ export class Master {
     const expected = slot.state === 'stopping' || (slot.retiring && code === 0);
     slot.state = 'dead';
     this.slots.delete(slot.id);
-    if (!expected) {
+    if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
+    else {
       this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
         this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));

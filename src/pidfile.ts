@@ -41,24 +41,30 @@ export class Pidfile {
     } catch (error) {
       throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
     }
-    try {
-      this.release = await lockfile.lock(this.file, {
-        realpath: false,
-        stale: 5000,
-        retries: { retries: 60, minTimeout: 100, maxTimeout: 100 },
-        onCompromised: () => {},
-      });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-        throw new RunfcgiError(`pidfile=${this.file}: another runfcgi is starting with this pidfile`);
-      }
-      throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
-    }
+    this.release = await this.lock();
     try {
       this.checkRunning();
     } catch (error) {
       await this.unlock();
       throw error;
+    }
+  }
+
+  /** The start lock; only a lock held by another start is worth waiting for (up to 6 s). */
+  private async lock(): Promise<() => Promise<void>> {
+    const deadline = Date.now() + 6000;
+    for (;;) {
+      try {
+        return await lockfile.lock(this.file, { realpath: false, stale: 5000, retries: 0, onCompromised: () => {} });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+          throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
+        }
+        if (Date.now() > deadline) {
+          throw new RunfcgiError(`pidfile=${this.file}: another runfcgi is starting with this pidfile`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
 

@@ -115,6 +115,12 @@ describe('daemonize', () => {
     ['a socket directory that does not exist', (d: string) => [`socket=${d}/missing/a.sock`], 1, /directory .*missing does not exist/],
     ['a socket where it may not be created', () => ['socket=/proc/runfcgi-test.sock'], 1, /cannot listen on \/proc\/runfcgi-test\.sock: permission denied/],
     ['a pidfile in a directory that does not exist', (d: string) => [`socket=${d}/b.sock`, `pidfile=${d}/missing/x.pid`], 1, /cannot write pidfile=.*missing\/x\.pid: its directory does not exist/],
+    ['a pidfile in a read-only directory', (d: string) => {
+      // Root ignores mode bits: take a directory of a file system that refuses (sysfs).
+      if (process.getuid?.() === 0) return [`socket=${d}/r.sock`, 'pidfile=/sys/kernel/runfcgi-test.pid'];
+      fs.mkdirSync(`${d}/ro`, { mode: 0o555 });
+      return [`socket=${d}/r.sock`, `pidfile=${d}/ro/x.pid`];
+    }, 1, /cannot write pidfile=.*: permission denied/],
     ['a workdir that does not exist', (d: string) => [`socket=${d}/c.sock`, `workdir=${d}/nowhere`], 1, /workdir=.*nowhere: no such directory/],
     ['an errlog that cannot be opened', (d: string) => [`socket=${d}/e.sock`, `errlog=${d}/nowhere/err.log`], 1, /cannot open errlog=.*: its directory does not exist/],
   ])('the launcher fails with the reason for %s, and leaves nothing running', (_what, args, code, message) => {
