@@ -50,6 +50,13 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   maxParamsBytes: 1024 * 1024,
 };
 
+/**
+ * On a graceful close, how long a connection that has not carried a request
+ * yet may take to send one: a web server connects and then sends at once,
+ * and unlike a kept-alive connection, a new one is not retried if we close it.
+ */
+const FIRST_REQUEST_GRACE_MS = 2000;
+
 /** Bodies up to this size are copied behind their header: one buffer, one write. */
 const COPY_LIMIT = 16 * 1024;
 
@@ -70,6 +77,8 @@ export class FcgiConnection extends EventEmitter {
   /** No more requests will be served: close once the active ones have ended. */
   private closing = false;
   private inputEnded = false;
+  /** A request has begun on this connection. */
+  private used = false;
 
   constructor(socket: Duplex, options: Partial<ConnectionOptions> = {}) {
     super();
@@ -92,7 +101,14 @@ export class FcgiConnection extends EventEmitter {
   /** Graceful close: end the connection as soon as no request is active on it. */
   close(): void {
     this.closing = true;
-    if (this.requests.size === 0) this.socket.end();
+    if (this.requests.size > 0) return;
+    if (this.used) {
+      this.socket.end();
+      return;
+    }
+    setTimeout(() => {
+      if (this.requests.size === 0) this.socket.end();
+    }, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   destroy(error?: Error): void {
@@ -178,6 +194,7 @@ export class FcgiConnection extends EventEmitter {
       if (!keepConn) this.socket.end();
       return;
     }
+    this.used = true;
     this.requests.set(id, new FcgiRequest(this, id, role, keepConn));
   }
 

@@ -240,6 +240,26 @@ describe('FastCGI connection', () => {
     });
   });
 
+  it('a graceful close ends an idle kept-alive connection at once', async () => {
+    const { socket, connection } = echoConnection();
+    socket.push(request(1, {}, 'x'));
+    await settle();
+    connection.close();
+    await settle();
+    expect(socket.ended).toBe(true);
+  });
+
+  it('a graceful close lets a connection that has carried no request yet send its first one', async () => {
+    const { socket, connection } = echoConnection();
+    connection.close();
+    await settle();
+    expect(socket.ended).toBe(false);
+    socket.push(request(1, {}, 'late'));
+    await settle();
+    expect(socket.stdout(1).toString()).toBe('1:late');
+    expect(socket.ended).toBe(true);
+  });
+
   it('ignores records for request ids that are not active', async () => {
     const { socket, errors } = echoConnection();
     socket.push(Buffer.concat([stdin(7, 'stray'), encodeRecord(C.FCGI_ABORT_REQUEST, 8), request(1, {}, 'ok')]));
