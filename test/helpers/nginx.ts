@@ -17,9 +17,23 @@ export interface Nginx {
  * the current user (as root: `user root`, so the workers can reach the test's files).
  */
 export async function startNginx(dir: string, server: string, http = ''): Promise<Nginx> {
+  return startNginxWith(dir, (port) => `
+  ${http}
+  server {
+    listen 127.0.0.1:${port};
+    ${server}
+  }`);
+}
+
+/**
+ * nginx with `http(port)` as the inside of its http block. `include
+ * fastcgi_params` and `scgi_params` find Debian's copies beside the config.
+ */
+export async function startNginxWith(dir: string, http: (port: number) => string): Promise<Nginx> {
   const port = await freePort();
   const prefix = path.join(dir, 'nginx');
   fs.mkdirSync(prefix, { recursive: true });
+  for (const params of ['fastcgi_params', 'scgi_params']) fs.copyFileSync(`/etc/nginx/${params}`, path.join(prefix, params));
   const conf = path.join(prefix, 'nginx.conf');
   fs.writeFileSync(conf, `
 ${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -36,11 +50,7 @@ http {
   scgi_temp_path ${prefix}/scgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   client_max_body_size 200m;
-  ${http}
-  server {
-    listen 127.0.0.1:${port};
-    ${server}
-  }
+  ${http(port)}
 }
 `);
   const child: ChildProcess = spawn(which('nginx')!, ['-c', conf, '-p', prefix, '-e', `${prefix}/error.log`], { stdio: 'ignore' });
