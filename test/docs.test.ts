@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { optionsMarkdown } from '../src/options.js';
@@ -5,6 +6,15 @@ import { optionsMarkdown } from '../src/options.js';
 describe('documentation', () => {
   it("README's options table is the one generated from the options table (npm run docs)", () => {
     expect(fs.readFileSync('README.md', 'utf8')).toContain(optionsMarkdown());
+  });
+
+  it("README's recipes are the files in examples/ that the integration tests run (npm run docs)", () => {
+    const readme = fs.readFileSync('README.md', 'utf8');
+    const embedded = [...readme.matchAll(/<!-- example:(\S+) -->/g)].map((m) => m[1]);
+    for (const file of ['apache/mysite.conf', 'lighttpd/lighttpd.conf', 'lighttpd/lighttpd-spawn.conf', 'shared-hosting/.htaccess', 'shared-hosting/mysite.fcgi', 'shared-hosting/mysite-js.fcgi', 'nginx/mysite.conf']) {
+      expect(embedded).toContain(file);
+    }
+    expect(() => execFileSync(process.execPath, ['scripts/docs.mjs'], { stdio: 'pipe' })).not.toThrow();
   });
 
   it('README opens with the install and run commands, then the test command', () => {

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Keeps README.md in step with the code: the options table from src/options.ts, and each
+// recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
+// `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
+import fs from 'node:fs';
+import { optionsMarkdown } from '../dist/options.js';
+
+const FENCE = { conf: 'apache', js: 'js', fcgi: 'sh', sh: 'bash', htaccess: 'apache' };
+
+function fenced(file) {
+  const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
+  const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split('.').pop();
+  const lang = file.startsWith('nginx/') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : (FENCE[ext] ?? '');
+  if (file.endsWith('mysite-js.fcgi')) return '```js\n' + text + '\n```';
+  return '```' + lang + '\n' + text + '\n```';
+}
+
+export function renderReadme(readme) {
+  let out = readme.replace(/(<!-- options:start -->\n)[\s\S]*?(\n<!-- options:end -->)/, `$1${optionsMarkdown()}$2`);
+  out = out.replace(/<!-- example:(\S+) -->\n[\s\S]*?<!-- \/example -->/g, (_m, file) => `<!-- example:${file} -->\n${fenced(file)}\n<!-- /example -->`);
+  return out;
+}
+
+const readme = fs.readFileSync('README.md', 'utf8');
+const rendered = renderReadme(readme);
+if (process.argv.includes('--write')) {
+  fs.writeFileSync('README.md', rendered);
+} else if (rendered !== readme) {
+  console.error('README.md is stale: run npm run docs');
+  process.exit(1);
+}
