@@ -31,9 +31,32 @@ export function requestUrl(params: Record<string, string>): string {
   return query ? `${path}?${query}` : path;
 }
 
+/** Header names seen so far: the same few dozen come with every request. */
+const headerNames = new Map<string, string>();
+const MAX_CACHED_NAMES = 1000;
+
 /** 'HTTP_ACCEPT_LANGUAGE' -> 'accept-language'. */
 function headerName(param: string): string {
-  return param.slice(5).toLowerCase().replace(/_/g, '-');
+  let name = headerNames.get(param);
+  if (name === undefined) {
+    name = param.slice(5).toLowerCase().replace(/_/g, '-');
+    // Bounded: a peer sending ever new names must not grow the cache.
+    if (headerNames.size < MAX_CACHED_NAMES) headerNames.set(param, name);
+  }
+  return name;
+}
+
+/**
+ * The request has no body: nothing will follow the params but an empty
+ * STDIN. True for CONTENT_LENGTH 0, and for GET and HEAD without one.
+ */
+export function hasNoBody(params: Record<string, string>): boolean {
+  const length = params.CONTENT_LENGTH;
+  if (length === undefined || length === '') {
+    const method = params.REQUEST_METHOD;
+    return method === undefined || method === 'GET' || method === 'HEAD';
+  }
+  return length === '0';
 }
 
 export function cgiRequest(params: Record<string, string>): CgiRequest {
@@ -57,10 +80,16 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
     headers[header] = value;
     rawHeaders.push(header, value);
   }
-  const protocol = params.SERVER_PROTOCOL ?? 'HTTP/1.1';
-  const match = /^HTTP\/(\d+)(?:\.(\d+))?$/i.exec(protocol);
-  const major = match ? Number(match[1]) : 1;
-  const minor = match ? Number(match[2] ?? 0) : 1;
+  const protocol = params.SERVER_PROTOCOL;
+  let major = 1;
+  let minor = 1;
+  if (protocol !== undefined && protocol !== 'HTTP/1.1') {
+    const match = /^HTTP\/(\d+)(?:\.(\d+))?$/i.exec(protocol);
+    if (match) {
+      major = Number(match[1]);
+      minor = Number(match[2] ?? 0);
+    }
+  }
   const port = params.REMOTE_PORT ? Number(params.REMOTE_PORT) : undefined;
   return {
     method: params.REQUEST_METHOD || 'GET',

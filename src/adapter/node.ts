@@ -3,7 +3,7 @@
 import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { cgiRequest } from '../cgi.js';
+import { cgiRequest, hasNoBody } from '../cgi.js';
 import type { FcgiRequest } from '../fcgi/request.js';
 import { FcgiSocket } from './socket.js';
 import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';
@@ -34,6 +34,9 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     req.fcgi = fcgiInfo(fcgi, socket);
     socket.req = req;
     fcgi.attach(socket);
+    // As Node's HTTP parser does: a request without a body is complete at once
+    // (and the app may answer before the empty STDIN record is even read).
+    if (hasNoBody(fcgi.params)) socket.stdin(null);
 
     const res = new ServerResponse(req);
     // No chunked framing, no keep-alive: the web server frames the reply to the browser.
@@ -65,8 +68,12 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
 function onResponseEnd(fcgi: FcgiRequest, req: IncomingMessage, res: ServerResponse, socket: FcgiSocket): void {
   fcgi.end(0);
   res.detachSocket(socket as unknown as Socket);
-  // As Node's server does: an unread body is discarded, then 'close' follows 'finish'.
-  if (!req.complete && !req.destroyed) req.destroy();
+  // As Node's server does: a body the app did not read is discarded. No more
+  // of it will come (the FastCGI request has ended), so its stream ends here.
+  if (!req.complete) {
+    socket.readable = false;
+    req.push(null);
+  }
   res.once('finish', () => process.nextTick(() => {
     res.destroyed = true;
     res.emit('close');

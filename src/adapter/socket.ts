@@ -110,7 +110,8 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
 
   stdin(chunk: Buffer | null): void {
     const req = this.req;
-    if (req === null) return;
+    // A request known to have no body was ended already: ignore its empty STDIN.
+    if (req === null || req.complete) return;
     if (chunk === null) {
       this.readable = false;
       req.complete = true;

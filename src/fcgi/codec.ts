@@ -97,6 +97,13 @@ export function encodeParams(pairs: Iterable<readonly [string, string]>): Buffer
   return buf;
 }
 
+/** Buffer's own latin1 decoder, without toString()'s argument checks (this is the per-request hot path). */
+const latin1 = (Buffer.prototype as unknown as { latin1Slice?: (start: number, end: number) => string }).latin1Slice;
+
+function latin1Text(buf: Buffer, start: number, end: number): string {
+  return latin1 !== undefined ? latin1.call(buf, start, end) : buf.toString('latin1', start, end);
+}
+
 /**
  * Decodes name-value pairs into `into`. Names and values are read as latin1,
  * so every byte survives: the web server sends raw bytes (a UTF-8 URI stays
@@ -128,9 +135,9 @@ export function decodeParams(buf: Buffer, into: Record<string, string> = {}): Re
         `name-value pair of ${nameLength}+${valueLength} bytes overruns its ${end - offset} remaining bytes`,
       );
     }
-    const name = buf.toString('latin1', offset, offset + nameLength);
+    const name = latin1Text(buf, offset, offset + nameLength);
     offset += nameLength;
-    into[name] = buf.toString('latin1', offset, offset + valueLength);
+    into[name] = latin1Text(buf, offset, offset + valueLength);
     offset += valueLength;
   }
   return into;

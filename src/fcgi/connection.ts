@@ -59,6 +59,8 @@ const FIRST_REQUEST_GRACE_MS = 2000;
 
 /** Bodies up to this size are copied behind their header: one buffer, one write. */
 const COPY_LIMIT = 16 * 1024;
+/** Queued output beyond this is written at once rather than at the end of the tick. */
+const QUEUE_FLUSH_BYTES = 64 * 1024;
 
 /**
  * Parses records from `socket`, keeps each request's state, and writes the
@@ -73,7 +75,10 @@ export class FcgiConnection extends EventEmitter {
   private readonly parser: RecordParser;
   private readonly requests = new Map<number, FcgiRequest>();
   private pausedRequests = 0;
-  private corked = false;
+  /** Records written in this tick, sent together by flush(). */
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
   /** No more requests will be served: close once the active ones have ended. */
   private closing = false;
   private inputEnded = false;
@@ -103,16 +108,22 @@ export class FcgiConnection extends EventEmitter {
     this.closing = true;
     if (this.requests.size > 0) return;
     if (this.used) {
-      this.socket.end();
+      this.end();
       return;
     }
     setTimeout(() => {
-      if (this.requests.size === 0) this.socket.end();
+      if (this.requests.size === 0) this.end();
     }, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   destroy(error?: Error): void {
     this.socket.destroy(error);
+  }
+
+  /** Ends the transport after whatever is queued. */
+  private end(): void {
+    this.flush();
+    this.socket.end();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -191,7 +202,7 @@ export class FcgiConnection extends EventEmitter {
     if (role === undefined || this.requests.size >= this.options.maxReqs) {
       // Spec 5.1: refuse with END_REQUEST, not by closing the connection.
       this.writeRaw(encodeEndRequest(id, 0, role === undefined ? FCGI_UNKNOWN_ROLE : FCGI_OVERLOADED));
-      if (!keepConn) this.socket.end();
+      if (!keepConn) this.end();
       return;
     }
     this.used = true;
@@ -320,7 +331,7 @@ export class FcgiConnection extends EventEmitter {
     // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
     // requests multiplexed beside this one still finish first.
     if (!req.keepConn) this.closing = true;
-    if ((this.closing || this.inputEnded) && this.requests.size === 0) this.socket.end();
+    if ((this.closing || this.inputEnded) && this.requests.size === 0) this.end();
   }
 
   failRequest(req: FcgiRequest): void {
@@ -343,19 +354,40 @@ export class FcgiConnection extends EventEmitter {
     else if (delta === -1 && this.pausedRequests === 0) this.socket.resume();
   }
 
-  /** Writes and batches: records written in one tick leave in one system call. */
+  /**
+   * Queues a record; what a tick writes leaves in one write(). Small
+   * records (a response's STDOUT, its empty STDOUT and END_REQUEST) are
+   * copied into one buffer: one system call, no writev bookkeeping.
+   */
   private writeRaw(buf: Buffer): boolean {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
+    this.queue.push(buf);
+    this.queuedBytes += buf.length;
+    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) return this.flush();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushConnection, this);
     }
-    return this.socket.write(buf);
+    return !this.socket.writableNeedDrain;
   }
 
-  uncork(): void {
-    this.corked = false;
+  flush(): boolean {
+    this.flushScheduled = false;
+    const queue = this.queue;
+    if (queue.length === 0 || this.socket.destroyed) {
+      this.queue = [];
+      this.queuedBytes = 0;
+      return !this.socket.writableNeedDrain;
+    }
+    const bytes = this.queuedBytes;
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (queue.length === 1) return this.socket.write(queue[0]!);
+    if (bytes <= COPY_LIMIT) return this.socket.write(Buffer.concat(queue, bytes));
+    this.socket.cork();
+    let ok = true;
+    for (const b of queue) ok = this.socket.write(b);
     this.socket.uncork();
+    return ok;
   }
 
   private readonly onDrain = (): void => {
@@ -377,7 +409,7 @@ export class FcgiConnection extends EventEmitter {
     for (const req of [...this.requests.values()]) {
       if (req.state !== 'output') this.abortRequest(req, 'fcgi: connection ended before the request was complete');
     }
-    if (this.requests.size === 0) this.socket.end();
+    if (this.requests.size === 0) this.end();
   };
 
   private readonly onClose = (): void => {
@@ -394,6 +426,6 @@ export class FcgiConnection extends EventEmitter {
   }
 }
 
-function uncork(connection: FcgiConnection): void {
-  connection.uncork();
+function flushConnection(connection: FcgiConnection): void {
+  connection.flush();
 }

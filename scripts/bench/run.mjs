@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+// npm run bench: runfcgi and its peers side by side behind one nginx, in one run on this machine.
+// Prints a table of requests/s, latency, errors and peak RSS with ratios, and writes BENCHMARKS.md.
+//   npm run bench                 everything (about 4 minutes)
+//   npm run bench -- --quick      hello world only, 3 s per peer
+//   npm run bench -- --only=runfcgi-prefork,node-http
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FASTCGI, PROXY, ROOT, WORK, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const SECONDS = quick ? 3 : 5;
+const PORT = 8089;
+const BIN = path.join(ROOT, 'bin/runfcgi');
+const PEERS_DIR = path.join(ROOT, 'scripts/bench/peers');
+const HELLO = path.join(PEERS_DIR, 'hello.mjs');
+const HELLO_FETCH = path.join(PEERS_DIR, 'hello-fetch.mjs');
+const SOCK = path.join(WORK, 'app.sock');
+
+execFileSync('bash', [path.join(ROOT, 'scripts/bench/setup.sh')], { stdio: 'inherit' });
+fs.mkdirSync(WORK, { recursive: true });
+
+const node = (script, ...rest) => () => startProcess(process.execPath, [path.join(PEERS_DIR, script), SOCK, ...rest]);
+const runfcgi = (method, app) => () =>
+  startProcess(process.execPath, [BIN, `app=${app}`, `socket=${SOCK}`, `method=${method}`, 'minspare=2', 'maxspare=2', 'maxchildren=2', 'daemonize=false', 'umask=000']);
+
+function phpFpm(children) {
+  return () => {
+    const conf = path.join(WORK, 'php-fpm.conf');
+    fs.writeFileSync(conf, `[global]
+pid = ${WORK}/php-fpm.pid
+error_log = ${WORK}/php-fpm.log
+daemonize = no
+[www]
+listen = ${SOCK}
+listen.mode = 0666
+pm = static
+pm.max_children = ${children}
+${process.getuid() === 0 ? 'user = root\ngroup = root' : ''}
+`);
+    const binary = fs.readdirSync('/usr/sbin').find((f) => /^php-fpm[\d.]*$/.test(f));
+    return startProcess(`/usr/sbin/${binary}`, ['-y', conf, '-R', '-n', '-d', 'opcache.enable=1']);
+  };
+}
+
+/** name -> how to start it, and how nginx reaches it. */
+const PEERS = [
+  ['nginx alone', null, 'return 200 "Hello, World!\\n";'],
+  ['floor', node('floor.mjs', '2'), FASTCGI],
+  ['runfcgi prefork', runfcgi('prefork', HELLO), FASTCGI],
+  ['runfcgi threaded', runfcgi('threaded', HELLO), FASTCGI],
+  ['runfcgi prefork fetch', runfcgi('prefork', HELLO_FETCH), FASTCGI],
+  ['runfcgi threaded fetch', runfcgi('threaded', HELLO_FETCH), FASTCGI],
+  ['node-http', node('node-http.mjs', HELLO, '2'), PROXY],
+  ['node-fastcgi', node('node-fastcgi.mjs', HELLO, '2'), FASTCGI],
+  ['go fcgi', () => startProcess(path.join(WORK, 'gofcgi'), [SOCK]), FASTCGI],
+  ['php-fpm', 'php', `${FASTCGI} fastcgi_param SCRIPT_FILENAME ${path.join(PEERS_DIR, 'hello.php')};`],
+].filter(([name]) => !only || only.includes(name.replaceAll(' ', '-')));
+
+async function measure(start, location, seconds = SECONDS) {
+  fs.rmSync(SOCK, { force: true });
+  const server = start?.();
+  try {
+    if (server) await waitForSocket(SOCK);
+    const upstream = server ? `server unix:${SOCK};` : '';
+    const nginx = await startNginx(PORT, upstream, location);
+    try {
+      wrk(`http://127.0.0.1:${PORT}/`, { seconds: 1 }); // warm-up
+      const result = wrk(`http://127.0.0.1:${PORT}/`, { seconds });
+      const rss = server ? memory(server.pids(), 'VmHWM') : memory(nginx.pids(), 'VmHWM');
+      return { ...result, rss };
+    } finally {
+      await nginx.stop();
+    }
+  } finally {
+    await server?.stop();
+  }
+}
+
+async function hello() {
+  const rows = new Map();
+  for (const [name, start, location] of PEERS) {
+    if (start === 'php') {
+      // PHP-FPM at its best static child count.
+      let best;
+      for (const children of [2, 4, 8, 16]) {
+        const r = await measure(phpFpm(children), location, quick ? 2 : 3);
+        if (!best || r.rps > best.rps) best = { ...r, children };
+      }
+      const r = await measure(phpFpm(best.children), location);
+      rows.set(name, { ...r, note: `pm=static, ${best.children} children` });
+    } else {
+      rows.set(name, await measure(start, location));
+    }
+    const r = rows.get(name);
+    console.log(`${name.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}  peak RSS ${r.rss.toFixed(0)} MB`);
+  }
+  return rows;
+}
+
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+
+function helloTable(rows) {
+  const prefork = rows.get('runfcgi prefork');
+  const lines = [
+    '| server | req/s | p50 ms | p99 ms | errors | peak RSS MB | prefork vs it |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [name, r] of rows) {
+    lines.push(`| ${name}${r.note ? ` (${r.note})` : ''} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.rss.toFixed(0)} | ${ratio(prefork?.rps, r.rps)} |`);
+  }
+  const get = (n) => rows.get(n)?.rps;
+  const threaded = get('runfcgi threaded');
+  const targets = [
+    ['prefork >= 1.0x node-http', prefork?.rps / get('node-http'), 1.0],
+    ['prefork >= 0.9x floor', prefork?.rps / get('floor'), 0.9],
+    ['prefork >= 2x php-fpm', prefork?.rps / get('php-fpm'), 2],
+    ['prefork >= 2x go fcgi', prefork?.rps / get('go fcgi'), 2],
+    ['prefork >= 8x node-fastcgi', prefork?.rps / get('node-fastcgi'), 8],
+    ['threaded >= 0.9x prefork', threaded / prefork?.rps, 0.9],
+    ['prefork p99 <= node-http p99', rows.get('node-http')?.p99 / prefork?.p99, 1],
+  ];
+  lines.push('', '| target | measured | met |', '|---|---:|---|');
+  for (const [what, value, goal] of targets) {
+    if (Number.isFinite(value)) lines.push(`| ${what} | ${value.toFixed(2)}x | ${value >= goal ? 'yes' : 'no'} |`);
+  }
+  return lines.join('\n');
+}
+
+const BULK_MB = 100;
+
+function curlSeconds(args) {
+  const out = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{time_total} %{http_code}', ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const [time, code] = out.trim().split(' ');
+  if (code !== '200') throw new Error(`curl: status ${code}`);
+  return Number(time);
+}
+
+async function bulk() {
+  const file = path.join(WORK, `${BULK_MB}mb.bin`);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, Buffer.alloc(BULK_MB * 1024 * 1024, 'b'));
+  const bulkApp = path.join(PEERS_DIR, 'bulk.mjs');
+  const peers = [
+    ['runfcgi prefork', runfcgi('prefork', bulkApp), FASTCGI],
+    ['runfcgi threaded', runfcgi('threaded', bulkApp), FASTCGI],
+    ['node-http', node('node-http.mjs', bulkApp, '2'), PROXY],
+  ];
+  const rows = [];
+  for (const [name, start, location] of peers) {
+    fs.rmSync(SOCK, { force: true });
+    const server = start();
+    await waitForSocket(SOCK);
+    const nginx = await startNginx(PORT, `server unix:${SOCK};`, `${location} ${location === FASTCGI ? 'fastcgi_buffering off;' : 'proxy_buffering off;'}`);
+    try {
+      await sleep(500);
+      const before = memory(server.pids(), 'VmRSS');
+      const up = median([0, 1, 2].map(() => curlSeconds(['--data-binary', `@${file}`, `http://127.0.0.1:${PORT}/upload`])));
+      const down = median([0, 1, 2].map(() => curlSeconds([`http://127.0.0.1:${PORT}/download?mb=${BULK_MB}`])));
+      const peak = memory(server.pids(), 'VmHWM');
+      rows.push({ name, upMBs: BULK_MB / up, downMBs: BULK_MB / down, growth: peak - before });
+      console.log(`${name.padEnd(24)} upload ${(BULK_MB / up).toFixed(0)} MB/s  download ${(BULK_MB / down).toFixed(0)} MB/s  RSS growth ${(peak - before).toFixed(0)} MB`);
+    } finally {
+      await nginx.stop();
+      await server.stop();
+    }
+  }
+  const base = rows.find((r) => r.name === 'node-http');
+  return [
+    `| server | upload MB/s | download MB/s | vs node-http (up / down) | RSS growth MB (peak - idle, all processes) |`,
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name} | ${r.upMBs.toFixed(0)} | ${r.downMBs.toFixed(0)} | ${ratio(r.upMBs, base?.upMBs)} / ${ratio(r.downMBs, base?.downMBs)} | ${r.growth.toFixed(0)} |`),
+  ].join('\n');
+}
+
+/** Milliseconds from the command to the first answered request. */
+async function startup(daemon) {
+  const times = [];
+  for (let i = 0; i < 5; i++) {
+    fs.rmSync(SOCK, { force: true });
+    const pidfile = path.join(WORK, 'startup.pid');
+    const t0 = performance.now();
+    let server;
+    if (daemon) {
+      spawnSync(process.execPath, [BIN, `app=${HELLO}`, `socket=${SOCK}`, `pidfile=${pidfile}`]);
+    } else {
+      server = startProcess(process.execPath, [BIN, `app=${HELLO}`, `socket=${SOCK}`, 'daemonize=false']);
+    }
+    for (;;) {
+      const r = spawnSync('cgi-fcgi', ['-bind', '-connect', SOCK], { env: { REQUEST_METHOD: 'GET', REQUEST_URI: '/' }, encoding: 'utf8' });
+      if (r.stdout.includes('Hello')) break;
+      await sleep(5);
+    }
+    times.push(performance.now() - t0);
+    if (daemon) {
+      const pid = Number(fs.readFileSync(pidfile, 'utf8'));
+      process.kill(pid, 'SIGQUIT');
+      while (fs.existsSync(pidfile)) await sleep(20);
+    } else {
+      await server.stop();
+    }
+  }
+  return median(times);
+}
+
+async function idle(method) {
+  fs.rmSync(SOCK, { force: true });
+  const server = runfcgi(method, HELLO)();
+  await waitForSocket(SOCK);
+  await sleep(1500);
+  const rss = memory(server.pids(), 'VmRSS');
+  const processes = server.pids().length;
+  await server.stop();
+  return { rss, processes };
+}
+
+const helloRows = await hello();
+const sections = [`## Hello world behind nginx (wrk -t1 -c32 -d${SECONDS}s, 1 nginx worker, 2 app workers)\n\n${helloTable(helloRows)}`];
+if (!quick && !only) {
+  sections.push(`## ${BULK_MB} MB bodies streamed through nginx (curl, median of 3)\n\n${await bulk()}`);
+  const fg = await startup(false);
+  const bg = await startup(true);
+  const pre = await idle('prefork');
+  const thr = await idle('threaded');
+  sections.push([
+    '## Startup and idle memory', '',
+    '| measure | value |', '|---|---:|',
+    `| start to first answer, foreground (median of 5) | ${fg.toFixed(0)} ms |`,
+    `| start to first answer, daemon (median of 5) | ${bg.toFixed(0)} ms |`,
+    `| idle RSS, prefork: master + 2 workers (${pre.processes} processes) | ${pre.rss.toFixed(0)} MB |`,
+    `| idle RSS, threaded: one process, 2 worker threads | ${thr.rss.toFixed(0)} MB |`,
+  ].join('\n'));
+}
+
+const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx'}`;
+const report = `# Benchmarks\n\nMade by \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.trim()}.\nAbsolute numbers depend on the machine; the ratios, measured side by side in one run, hold better.\n\n${sections.join('\n\n')}\n`;
+console.log(`\n${report}`);
+if (!quick && !only) fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), report);
