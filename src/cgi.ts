@@ -5,9 +5,7 @@ export interface CgiRequest {
   method: string;
   /** The URL the browser asked for: path and query, as sent (not decoded). */
   url: string;
-  /** Lower-case header names, as Node's IncomingMessage has them. */
-  headers: Record<string, string>;
-  /** Name, value, name, value...: as Node's `rawHeaders`. */
+  /** Name, value, name, value... with lower-case names: as Node's `rawHeaders`. */
   rawHeaders: string[];
   httpVersion: string;
   httpVersionMajor: number;
@@ -60,7 +58,6 @@ export function hasNoBody(params: Record<string, string>): boolean {
 }
 
 export function cgiRequest(params: Record<string, string>): CgiRequest {
-  const headers: Record<string, string> = {};
   const rawHeaders: string[] = [];
   for (const name in params) {
     let header: string;
@@ -77,7 +74,6 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
     }
     const value = params[name]!;
     if (value === '' && !name.startsWith('HTTP_')) continue;
-    headers[header] = value;
     rawHeaders.push(header, value);
   }
   const protocol = params.SERVER_PROTOCOL;
@@ -94,7 +90,6 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
   return {
     method: params.REQUEST_METHOD || 'GET',
     url: requestUrl(params),
-    headers,
     rawHeaders,
     httpVersion: `${major}.${minor}`,
     httpVersionMajor: major,

@@ -15,6 +15,23 @@ declare module 'node:http' {
   }
 }
 
+type WithHeaderLines = IncomingMessage & { _addHeaderLines?: (headers: string[], n: number) => void };
+
+/**
+ * As Node's parser does: rawHeaders now, the headers object only when an app
+ * reads req.headers (many never do). Without that method, build it at once.
+ */
+function setHeaders(req: WithHeaderLines, raw: string[]): void {
+  if (typeof req._addHeaderLines === 'function') {
+    req._addHeaderLines(raw, raw.length);
+    return;
+  }
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) headers[raw[i]!] = raw[i + 1]!;
+  req.headers = headers;
+  req.rawHeaders = raw;
+}
+
 // Answered by the web server; written by us they would be taken for the response head.
 function noInterimResponses(): void {}
 
@@ -29,8 +46,7 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     req.httpVersion = cgi.httpVersion;
     req.httpVersionMajor = cgi.httpVersionMajor;
     req.httpVersionMinor = cgi.httpVersionMinor;
-    req.headers = cgi.headers;
-    req.rawHeaders = cgi.rawHeaders;
+    setHeaders(req, cgi.rawHeaders);
     req.fcgi = fcgiInfo(fcgi, socket);
     socket.req = req;
     fcgi.attach(socket);
@@ -50,7 +66,7 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     res.assignSocket(socket as unknown as Socket);
     // 'prefinish' comes in the tick of res.end(): END_REQUEST then leaves in
     // the same write as the last body bytes.
-    res.once('prefinish', () => onResponseEnd(fcgi, req, res, socket));
+    res.once('prefinish', onResponseEnd);
 
     const fail = (error: unknown): void => {
       log.error({ err: error, method: cgi.method, url: cgi.url }, 'application error');
@@ -65,19 +81,29 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
   };
 }
 
-function onResponseEnd(fcgi: FcgiRequest, req: IncomingMessage, res: ServerResponse, socket: FcgiSocket): void {
-  fcgi.end(0);
-  res.detachSocket(socket as unknown as Socket);
+// Listeners without closures: they find what they need on the response (hot path).
+function onResponseEnd(this: ServerResponse): void {
+  const socket = this.socket as unknown as FcgiSocket;
+  const req = this.req;
+  socket.fcgi.end(0);
+  this.detachSocket(this.socket!);
   // As Node's server does: a body the app did not read is discarded. No more
   // of it will come (the FastCGI request has ended), so its stream ends here.
   if (!req.complete) {
     socket.readable = false;
     req.push(null);
   }
-  res.once('finish', () => process.nextTick(() => {
-    res.destroyed = true;
-    res.emit('close');
-  }));
+  this.once('finish', onResponseFinish);
+}
+
+function onResponseFinish(this: ServerResponse): void {
+  process.nextTick(emitClose, this);
+}
+
+/** As Node's server does: 'close' follows 'finish'. */
+function emitClose(res: ServerResponse): void {
+  res.destroyed = true;
+  res.emit('close');
 }
 
 function sendError(res: ServerResponse, error: unknown, debug: boolean): void {
@@ -92,13 +118,28 @@ function sendError(res: ServerResponse, error: unknown, debug: boolean): void {
   res.end(body);
 }
 
+/** req.fcgi: a small object, its method on the prototype (one per request). */
+class Info implements FcgiInfo {
+  readonly role: FcgiInfo['role'];
+  readonly requestId: number;
+  readonly params: Record<string, string>;
+  data?: Readable;
+  private readonly request: FcgiRequest;
+
+  constructor(fcgi: FcgiRequest) {
+    this.request = fcgi;
+    this.role = fcgi.role;
+    this.requestId = fcgi.id;
+    this.params = fcgi.params;
+  }
+
+  writeStderr(text: string | Buffer): void {
+    this.request.writeStderr(text);
+  }
+}
+
 function fcgiInfo(fcgi: FcgiRequest, socket: FcgiSocket): FcgiInfo {
-  const info: FcgiInfo = {
-    role: fcgi.role,
-    requestId: fcgi.id,
-    params: fcgi.params,
-    writeStderr: (text) => void fcgi.writeStderr(text),
-  };
+  const info = new Info(fcgi);
   if (fcgi.role === 'FILTER') {
     // FCGI_DATA as a Readable; its backpressure pauses the connection like the body's.
     info.data = socket.filterData = new Readable({ read: () => fcgi.resume() });

@@ -16,11 +16,17 @@ const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
 
 /** Hop-by-hop headers: the web server speaks HTTP to the browser, not us (RFC 3875 6.3). */
 const HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):[^\r]*/gi;
+const HAS_HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):/i;
+/** What ServerResponse adds itself, as we keep no connection alive. */
+const NODE_CONNECTION = '\r\nConnection: close';
 
 /** "HTTP/1.1 200 OK\r\n..." -> "Status: 200 OK\r\n..." (RFC 3875 6.3.3). */
 export function cgiHead(head: string): string {
-  const space = head.indexOf(' ');
-  return ('Status:' + head.slice(space)).replace(HOP_BY_HOP, '');
+  let out = 'Status:' + head.slice(head.indexOf(' '));
+  const node = out.indexOf(NODE_CONNECTION);
+  if (node >= 0) out = out.slice(0, node) + out.slice(node + NODE_CONNECTION.length);
+  // Hop-by-hop headers the app set itself: rare, so only searched for.
+  return HAS_HOP_BY_HOP.test(out) ? out.replace(HOP_BY_HOP, '') : out;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   decodeParams,
   encodeEndRequest,
   encodeParams,
+  writeEndRequest,
   encodeRecord,
   writeHeader,
 } from './codec.js';
@@ -324,9 +325,10 @@ export class FcgiConnection extends EventEmitter {
     req.sink = null;
     this.requests.delete(req.id);
     if (this.socket.destroyed) return;
-    const end = Buffer.allocUnsafe(FCGI_HEADER_LEN + 16);
+    // The empty STDOUT and END_REQUEST in one buffer.
+    const end = Buffer.allocUnsafe(2 * FCGI_HEADER_LEN + 8);
     writeHeader(end, 0, FCGI_STDOUT, req.id, 0);
-    encodeEndRequest(req.id, appStatus, FCGI_REQUEST_COMPLETE).copy(end, FCGI_HEADER_LEN);
+    writeEndRequest(end, FCGI_HEADER_LEN, req.id, appStatus, FCGI_REQUEST_COMPLETE);
     this.writeRaw(end);
     // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
     // requests multiplexed beside this one still finish first.
@@ -374,19 +376,25 @@ export class FcgiConnection extends EventEmitter {
     this.flushScheduled = false;
     const queue = this.queue;
     if (queue.length === 0 || this.socket.destroyed) {
-      this.queue = [];
+      queue.length = 0;
       this.queuedBytes = 0;
       return !this.socket.writableNeedDrain;
     }
     const bytes = this.queuedBytes;
-    this.queue = [];
     this.queuedBytes = 0;
-    if (queue.length === 1) return this.socket.write(queue[0]!);
-    if (bytes <= COPY_LIMIT) return this.socket.write(Buffer.concat(queue, bytes));
-    this.socket.cork();
-    let ok = true;
-    for (const b of queue) ok = this.socket.write(b);
-    this.socket.uncork();
+    let ok: boolean;
+    if (queue.length === 1) {
+      ok = this.socket.write(queue[0]!);
+    } else if (bytes <= COPY_LIMIT) {
+      ok = this.socket.write(Buffer.concat(queue, bytes));
+    } else {
+      this.socket.cork();
+      for (const b of queue) ok = this.socket.write(b);
+      ok = !this.socket.writableNeedDrain;
+      this.socket.uncork();
+    }
+    // The array is reused: write() and concat() are done with it.
+    queue.length = 0;
     return ok;
   }
 

@@ -38,6 +38,19 @@ describe('name-value pairs', () => {
     expect(decodeParams(encodeParams(pairs))).toEqual(Object.fromEntries(pairs));
   });
 
+  it('gives the right strings when many different values pass through the intern table', () => {
+    for (let i = 0; i < 20000; i++) {
+      const pairs: [string, string][] = [['REMOTE_PORT', String(i)], ['REQUEST_URI', `/p/${i % 97}?q=${i}`], ['HTTP_X', 'x'.repeat(i % 60)]];
+      expect(decodeParams(encodeParams(pairs))).toEqual(Object.fromEntries(pairs));
+    }
+  });
+
+  it('treats a param named __proto__ as a param', () => {
+    const params = decodeParams(encodeParams([['__proto__', 'x'], ['A', 'b']]));
+    expect(Object.getPrototypeOf(params)).toBe(null);
+    expect(params['__proto__']).toBe('x');
+  });
+
   it.each([
     ['a value length missing', Buffer.from([3])],
     ['a truncated 4-byte name length', Buffer.from([0x80, 0, 0])],
