@@ -8,6 +8,7 @@ import { getSystemErrorName } from 'node:util';
 import { RunfcgiError, UsageError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Method } from './options.js';
+import { lookupGroup, lookupUser } from './accounts.js';
 import { isAlive } from './procfs.js';
 
 export interface Listener {
@@ -204,7 +205,28 @@ async function waitUntilFree(socketPath: string, log: Logger): Promise<void> {
   }
 }
 
-async function bindUnix(socketPath: string, method: Method, log: Logger): Promise<Listener> {
+export interface SocketAccess {
+  socketmode?: number | undefined;
+  socketowner?: string | undefined;
+  socketgroup?: string | undefined;
+}
+
+/** socketmode=, socketowner=, socketgroup=: who may connect (PHP-FPM's listen.mode/owner/group). */
+function setAccess(socketPath: string, access: SocketAccess): void {
+  try {
+    if (access.socketmode !== undefined) fs.chmodSync(socketPath, access.socketmode);
+    if (access.socketowner !== undefined || access.socketgroup !== undefined) {
+      const uid = access.socketowner === undefined ? -1 : lookupUser(access.socketowner).uid;
+      const gid = access.socketgroup === undefined ? -1 : lookupGroup(access.socketgroup, 'socketgroup');
+      fs.chownSync(socketPath, uid, gid);
+    }
+  } catch (error) {
+    if (error instanceof RunfcgiError) throw error;
+    throw new RunfcgiError(`cannot set the owner or mode of ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
+  }
+}
+
+async function bindUnix(socketPath: string, method: Method, log: Logger, access: SocketAccess): Promise<Listener> {
   const dir = path.dirname(socketPath);
   if (!fs.existsSync(dir)) throw new RunfcgiError(`cannot listen on ${socketPath}: directory ${dir} does not exist`);
   const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
@@ -220,9 +242,12 @@ async function bindUnix(socketPath: string, method: Method, log: Logger): Promis
   freeFd0(method);
   const handle = bound(createServerHandle(bindPath, -1, -1), socketPath, method);
   try {
+    // Mode and owner before the socket takes its name: nobody connects too early.
+    setAccess(bindPath, access);
     if (bindPath !== socketPath) fs.renameSync(bindPath, socketPath);
   } catch (error) {
     handle.close();
+    if (error instanceof RunfcgiError) throw error;
     throw new RunfcgiError(`cannot listen on ${socketPath}: ${(error as Error).message}`);
   }
   const { ino, dev } = fs.statSync(socketPath);
@@ -271,11 +296,11 @@ function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
 }
 
 export async function bindListener(
-  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method },
+  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method } & SocketAccess,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
-  if (options.socket !== undefined) return bindUnix(options.socket, options.method, log);
+  if (options.socket !== undefined) return bindUnix(options.socket, options.method, log, options);
   if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log);
   return inheritedListener(options.method, env);
 }

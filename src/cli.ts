@@ -1,7 +1,9 @@
 // The command line: key=value words in, help out, errors to exit codes. The only process.exit.
 
 import { Command, CommanderError } from 'commander';
+import { loadApp } from './adapter/load.js';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './errors.js';
+import { createLogger } from './log.js';
 import { OPTIONS, helpText, resolveOptions, suggestion, type OptionInput } from './options.js';
 import { runResolved } from './run.js';
 
@@ -27,7 +29,10 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(true);
-  for (const option of OPTIONS) cmd.option(`--${option.name} <value>`);
+  for (const option of OPTIONS) {
+    if (option.repeatable) cmd.option(`--${option.name} <value>`, '', (value: string, previous: string[] = []) => [...previous, value]);
+    else cmd.option(`--${option.name} <value>`);
+  }
   return cmd;
 }
 
@@ -51,7 +56,30 @@ export function parseArgs(argv: readonly string[]): OptionInput | 'help' {
   return cmd.opts<OptionInput>();
 }
 
+/**
+ * `runfcgi check [options]`: validate the options and load the app without
+ * serving; exit 0 when it would start, 1 with the reason otherwise (deploy scripts).
+ */
+async function check(argv: readonly string[]): Promise<number> {
+  try {
+    const input = parseArgs(argv);
+    if (input === 'help') {
+      process.stdout.write(helpText());
+      return EXIT_OK;
+    }
+    const options = resolveOptions(input);
+    const log = createLogger({}, 'silent');
+    await loadApp(options.app, { debug: options.debug, log }, options.cwd);
+    process.stdout.write(`runfcgi: check passed: the options are valid and app=${options.app ?? '(built-in welcome app)'} loads\n`);
+    return EXIT_OK;
+  } catch (error) {
+    process.stderr.write(`runfcgi: check failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_RUNTIME;
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0]?.toLowerCase() === 'check') return check(argv.slice(1));
   try {
     const input = parseArgs(argv);
     if (input === 'help') {

@@ -1,10 +1,47 @@
-// The logger: pino JSON lines on standard error.
+// The logger: pino JSON lines, to standard error or a file that SIGUSR1 reopens; readable on a terminal.
 
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { LogLevel } from './options.js';
 
 export type { Logger };
 
-export function createLogger(bindings: Record<string, unknown> = {}, level = 'info'): Logger {
-  // Synchronous writes: a line logged just before exit must not be lost.
-  return pino({ level, base: { pid: process.pid, ...bindings } }, pino.destination({ fd: 2, sync: true }));
+/** A destination that can reopen its file (logrotate renames it, then sends SIGUSR1). */
+export interface LogDestination extends DestinationStream {
+  reopen(): void;
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+/** "12:00:01 INFO  worker ready worker=2": for a person at a terminal, not for a program. */
+export function prettyLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { time, level, msg, pid: _pid, ...rest } = entry;
+  const when = new Date(Number(time)).toTimeString().slice(0, 8);
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+  return `${when} ${(LEVELS[Number(level)] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${fields ? ` ${fields}` : ''}\n`;
+}
+
+/**
+ * Standard error, or `file` opened for appending (synchronously, so a line
+ * logged just before exit is not lost). On a terminal, lines are made readable.
+ */
+export function logDestination(file?: string): LogDestination {
+  if (file !== undefined && file !== '-' && file !== '/dev/null') {
+    return pino.destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination;
+  }
+  const stderr = pino.destination({ fd: 2, sync: true }) as unknown as LogDestination;
+  if (!process.stderr.isTTY) return stderr;
+  return {
+    write: (line: string) => stderr.write(prettyLine(line)),
+    reopen: () => {},
+  } as LogDestination;
+}
+
+export function createLogger(bindings: Record<string, unknown> = {}, level: LogLevel = 'info', destination: DestinationStream = logDestination()): Logger {
+  return pino({ level, base: { pid: process.pid, ...bindings } }, destination);
 }

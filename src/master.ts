@@ -8,7 +8,9 @@ import type { Logger } from './log.js';
 import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
 import type { Options } from './options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
-import type { RuntimeWorker, WorkerRuntime } from './runtime/types.js';
+import { tcpListenQueue } from './procfs.js';
+import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
+import type { PoolStatus } from './status.js';
 import { STOPPING_TITLE } from './pidfile.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 
@@ -28,6 +30,16 @@ interface Slot {
   stale: boolean;
   /** Stopped accepting: no longer watches the listening socket. */
   released: boolean;
+  slow: number;
+  timedOut: number;
+  oldest: { method: string; uri: string; ms: number } | undefined;
+}
+
+/** What the master is given besides its options. */
+export interface MasterSetup {
+  worker: WorkerSetup;
+  /** SIGUSR1: reopen the master's own log file. */
+  reopenLogs(): void;
 }
 
 /** How often the master looks at its workers when no signal comes. */
@@ -68,9 +80,18 @@ export class Master {
   /** Set while a SIGTERM waits for a successor to take the socket path. */
   private handoverUntil = 0;
   private listenerClosed = false;
+  private readonly setup: MasterSetup;
+  // For the status page.
+  private readonly startTime = Date.now();
+  private readonly retired = { served: 0, slow: 0, timedOut: 0 };
+  private restarts = 0;
+  private maxActive = 0;
+  private maxChildrenReached = 0;
+  private atMaxChildren = false;
 
-  constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue) {
+  constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
+    this.setup = setup;
     this.listener = listener;
     this.runtime = runtime;
     this.log = log;
@@ -127,8 +148,9 @@ export class Master {
       case 'SIGTTOU':
         return this.resize(-1);
       case 'SIGUSR1':
-        // Workers write to the master's standard error; there is no file of ours to reopen.
-        this.log.info('SIGUSR1: no log file to reopen');
+        this.setup.reopenLogs();
+        for (const slot of this.slots.values()) slot.worker.send(tag<ToWorker>({ type: 'reopen' }));
+        this.log.info('log files reopened');
         return;
     }
   }
@@ -210,13 +232,13 @@ export class Master {
     const maxRequests = this.options.maxrequests === 0 ? 0 : this.options.maxrequests + jitter;
     let worker: RuntimeWorker;
     try {
-      worker = this.runtime.spawn({ id, options: this.options, maxRequests }, this.listener.fd);
+      worker = this.runtime.spawn({ id, options: this.options, maxRequests }, this.listener.fd, this.setup.worker);
     } catch (error) {
       this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
       return;
     }
     const now = Date.now();
-    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false };
+    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, oldest: undefined };
     this.slots.set(id, slot);
     worker.on('message', (m: unknown) => {
       if (isOurs(m)) this.onMessage(slot, m as ToMaster);
@@ -244,10 +266,17 @@ export class Master {
         slot.active = message.active;
         slot.served = message.served;
         slot.lagMs = message.lagMs;
+        slot.slow = message.slow;
+        slot.timedOut = message.timedOut;
+        slot.oldest = message.oldest;
         return;
       case 'retiring':
         slot.retiring = true;
+        this.restarts++;
         this.signals.wake();
+        return;
+      case 'status-request':
+        slot.worker.send(tag<ToWorker>({ type: 'status', id: message.id, status: this.status(message.full) }));
         return;
       case 'released':
         slot.released = true;
@@ -289,8 +318,12 @@ export class Master {
     const expected = slot.state === 'stopping' || (slot.retiring && code === 0);
     slot.state = 'dead';
     this.slots.delete(slot.id);
+    this.retired.served += slot.served;
+    this.retired.slow += slot.slow;
+    this.retired.timedOut += slot.timedOut;
     if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
     else {
+      this.restarts++;
       this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
         this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
@@ -335,12 +368,61 @@ export class Master {
 
   private checkHeartbeats(): void {
     const now = Date.now();
+    const stuckMs = this.options.timeout * 1000;
+    let active = 0;
     for (const slot of this.slots.values()) {
+      if (slot.active > 0) active++;
       if (slot.state === 'starting' && now - slot.startedAt > BOOT_TIMEOUT_MS) {
         this.log.error({ worker: slot.id }, `worker did not become ready within ${BOOT_TIMEOUT_MS / 1000} s: ending it`);
         slot.worker.kill();
+      } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
+        // timeout=: its event loop has not answered for that long; its requests cannot finish.
+        this.log.error(
+          { worker: slot.id, pid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
+          'worker stuck (event loop blocked): replacing it',
+        );
+        slot.state = 'stopping';
+        this.restarts++;
+        slot.worker.kill();
       }
     }
+    this.maxActive = Math.max(this.maxActive, active);
+  }
+
+  /** The status page's data (PHP-FPM's pm.status_path, for event-loop workers). */
+  status(full: boolean): PoolStatus {
+    const live = [...this.slots.values()].filter((s) => s.state !== 'dead');
+    const serving = live.filter((s) => s.state === 'ready');
+    const port = /^tcp:.*:(\d+)$/.exec(this.listener.address)?.[1];
+    const status: PoolStatus = {
+      pool: this.listener.address,
+      method: this.options.method,
+      startTime: Math.floor(this.startTime / 1000),
+      startSince: Math.floor((Date.now() - this.startTime) / 1000),
+      acceptedRequests: this.retired.served + live.reduce((n, s) => n + s.served, 0),
+      listenQueue: port === undefined ? null : tcpListenQueue(Number(port)),
+      idleWorkers: serving.filter((s) => s.active === 0).length,
+      activeWorkers: serving.filter((s) => s.active > 0).length,
+      totalWorkers: live.length,
+      maxActiveWorkers: this.maxActive,
+      maxChildrenReached: this.maxChildrenReached,
+      restarts: this.restarts,
+      slowRequests: this.retired.slow + live.reduce((n, s) => n + s.slow, 0),
+      timedOutRequests: this.retired.timedOut + live.reduce((n, s) => n + s.timedOut, 0),
+    };
+    if (full) {
+      status.workers = live.map((s) => ({
+        id: s.id,
+        pid: s.worker.pid,
+        threadId: s.worker.threadId ?? null,
+        state: s.state === 'ready' && this.isBusy(s, Date.now()) ? 'busy' : s.state,
+        startTime: Math.floor(s.startedAt / 1000),
+        requests: s.served,
+        activeRequests: s.active,
+        eventLoopLagMs: s.lagMs,
+      }));
+    }
+    return status;
   }
 
   private managePool(): void {
@@ -349,6 +431,10 @@ export class Master {
     const starting = live.filter((s) => s.state === 'starting').length;
     const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !this.isBusy(s, now));
     const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
+    // Counted once each time the pool wants more workers than maxchildren allows.
+    const capped = live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0;
+    if (capped && !this.atMaxChildren) this.maxChildrenReached++;
+    this.atMaxChildren = capped;
     if (spawn > 0 && now >= this.holdSpawnsUntil) {
       for (let i = 0; i < spawn; i++) this.spawn();
     }

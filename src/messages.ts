@@ -1,6 +1,7 @@
 // Messages between master and workers. Each carries a marker, so an app's own process.send() never passes for ours.
 
 import type { Options } from './options.js';
+import type { PoolStatus } from './status.js';
 
 export const MARK = 'runfcgi';
 
@@ -15,7 +16,19 @@ export interface WorkerInit {
 export type ToMaster =
   | { [MARK]: 1; type: 'ready' }
   /** Every HEARTBEAT_MS: proof of a live event loop, and what it is doing. */
-  | { [MARK]: 1; type: 'heartbeat'; active: number; served: number; lagMs: number }
+  | {
+      [MARK]: 1;
+      type: 'heartbeat';
+      active: number;
+      served: number;
+      lagMs: number;
+      slow: number;
+      timedOut: number;
+      /** The oldest request in progress, when requests are timed. */
+      oldest?: { method: string; uri: string; ms: number } | undefined;
+    }
+  /** The status page was asked for: the master answers with 'status'. */
+  | { [MARK]: 1; type: 'status-request'; id: number; full: boolean }
   /** maxrequests reached: the worker takes no new connections and leaves once idle. */
   | { [MARK]: 1; type: 'retiring' }
   /** The worker stopped accepting: its event loop no longer watches the listening socket. */
@@ -25,7 +38,10 @@ export type ToMaster =
 
 export type ToWorker =
   /** Stop accepting, finish what is in progress within graceMs, exit 0. */
-  { [MARK]: 1; type: 'stop'; graceMs: number };
+  | { [MARK]: 1; type: 'stop'; graceMs: number }
+  | { [MARK]: 1; type: 'status'; id: number; status: PoolStatus }
+  /** SIGUSR1: reopen the log files (logrotate renamed them). */
+  | { [MARK]: 1; type: 'reopen' };
 
 export const HEARTBEAT_MS = 100;
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UsageError } from './errors.js';
 
 export type Method = 'prefork' | 'threaded';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Protocol = 'fcgi' | 'scgi';
 
 /** Options after parsing and defaults: what the server runs with. */
@@ -30,16 +31,35 @@ export interface Options {
   errlog: string | undefined;
   debug: boolean;
   touchreload: string | undefined;
+  timeout: number;
+  slowlog: number;
+  status: string | undefined;
+  ping: string | undefined;
+  pingresponse: string;
+  loglevel: LogLevel;
+  accesslog: string | undefined;
+  socketmode: number | undefined;
+  socketowner: string | undefined;
+  socketgroup: string | undefined;
+  user: string | undefined;
+  group: string | undefined;
+  /** Variables for the workers' environment: a value, or null to pass runfcgi's own. */
+  env: Record<string, string | null>;
   /** Where runfcgi was started: package names in app= resolve from here. Not an option. */
   cwd: string;
 }
 
 export type OptionName = Exclude<keyof Options, 'cwd'>;
 /** What a user may give: the words of the command line, or typed values from JavaScript. */
-export type OptionInput = Partial<Record<OptionName, string | number | boolean | undefined>>;
+export type OptionInput = Partial<Record<Exclude<OptionName, 'env'>, string | number | boolean | undefined>> & {
+  /** 'KEY=VALUE' or 'KEY' words (repeatable on the command line), or an object. */
+  env?: string | string[] | Record<string, string> | undefined;
+};
 
 interface OptionSpec {
   name: OptionName;
+  /** Given more than once, the values add up (env=A=1 env=B=2). */
+  repeatable?: true;
   /** How the default reads in help and the README. */
   defaultText: string;
   help: string;
@@ -108,6 +128,29 @@ function appModule(text: string, cwd: string): string {
   return isPath ? path.resolve(cwd, text) : text;
 }
 
+/** A URL path such as /status: what the web server sends as REQUEST_URI. */
+function urlPath(text: string): string {
+  if (!/^\/[\x21-\x7e]*$/.test(text)) throw new Invalid('expected a URL path starting with /, such as /status');
+  return text;
+}
+
+/** A user or group: a name, or a numeric id. */
+function account(text: string): string {
+  if (!/^[A-Za-z_][\w.-]*\$?$|^\d+$/.test(text)) throw new Invalid('expected a user or group name, or a numeric id');
+  return text;
+}
+
+function octalMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new Invalid('expected an octal file mode such as 0660 or 0600');
+  return parseInt(text, 8);
+}
+
+function envEntry(text: string): [string, string | null] {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:=([\s\S]*))?$/.exec(text);
+  if (!m) throw new Invalid('expected NAME=VALUE (or NAME to pass runfcgi\'s own value through)');
+  return [m[1]!, m[2] ?? null];
+}
+
 function umask(text: string): number {
   if (!/^0?[0-7]{1,3}$/.test(text)) throw new Invalid('expected an octal mask such as 022, 007 or 000');
   return parseInt(text, 8);
@@ -133,6 +176,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'errlog', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
   { name: 'debug', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
   { name: 'touchreload', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
+  { name: 'timeout', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
+  { name: 'slowlog', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
+  { name: 'status', defaultText: '-', help: 'URL path of the status page, answered by runfcgi itself (?json, ?openmetrics, ?full)', parse: urlPath },
+  { name: 'ping', defaultText: '-', help: 'URL path that answers pingresponse, for health checks', parse: urlPath },
+  { name: 'pingresponse', defaultText: 'pong', help: 'the body of the ping answer', parse: (t) => t },
+  { name: 'loglevel', defaultText: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
+  { name: 'accesslog', defaultText: '-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
+  { name: 'socketmode', defaultText: 'from umask', help: 'octal mode of the UNIX socket, such as 0660', parse: octalMode },
+  { name: 'socketowner', defaultText: '-', help: 'owner of the UNIX socket (when started as root)', parse: account },
+  { name: 'socketgroup', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
+  { name: 'user', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
+  { name: 'group', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
+  { name: 'env', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
 ];
 
 export const OPTION_NAMES: readonly string[] = OPTIONS.map((o) => o.name);
@@ -157,15 +213,33 @@ export function resolveOptions(input: OptionInput, cwd = process.cwd()): Options
     const name = rawName.toLowerCase();
     const option = spec(name);
     if (option === undefined) throw new UsageError(`unknown option '${rawName}'${suggestion(name)}`);
-    const text = String(raw);
-    try {
-      given[option.name] = option.parse(text, cwd);
-    } catch (error) {
-      if (error instanceof Invalid) throw invalid(option.name, text, error.message);
-      throw error;
+    const texts = repeatedTexts(raw);
+    if (texts.length > 1 && !option.repeatable) throw new UsageError(`${option.name} is given ${texts.length} times: give it once`);
+    for (const text of texts) {
+      let value: unknown;
+      try {
+        value = option.parse(text, cwd);
+      } catch (error) {
+        if (error instanceof Invalid) throw invalid(option.name, text, error.message);
+        throw error;
+      }
+      if (option.repeatable) {
+        const [key, entry] = value as [string, string | null];
+        const record = (given[option.name] ??= {}) as Record<string, string | null>;
+        record[key] = entry;
+      } else {
+        given[option.name] = value;
+      }
     }
   }
   return withDefaults(given as Partial<Options>, cwd);
+}
+
+/** An input value as the words it stands for: env may come as a list or an object. */
+function repeatedTexts(raw: unknown): string[] {
+  if (Array.isArray(raw)) return raw.map(String);
+  if (typeof raw === 'object' && raw !== null) return Object.entries(raw).map(([k, v]) => `${k}=${String(v)}`);
+  return [String(raw)];
 }
 
 function withDefaults(g: Partial<Options>, cwd: string): Options {
@@ -188,6 +262,17 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
   }
   const daemonize = g.daemonize ?? (g.host !== undefined || g.socket !== undefined);
+  if (g.status !== undefined && g.status === g.ping) {
+    throw new UsageError(`status=${g.status} and ping=${g.ping} are the same path: give them different ones`);
+  }
+  if (g.socket === undefined) {
+    for (const key of ['socketmode', 'socketowner', 'socketgroup'] as const) {
+      if (g[key] !== undefined) throw new UsageError(`${key}= applies to a UNIX socket: give socket= as well`);
+    }
+  }
+  if (g.group !== undefined && g.user === undefined) {
+    throw new UsageError(`group=${g.group} needs user= as well: the workers change user and group together`);
+  }
   return {
     app: g.app,
     protocol: g.protocol ?? 'fcgi',
@@ -208,6 +293,19 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
     debug: g.debug ?? false,
     touchreload: g.touchreload,
+    timeout: g.timeout ?? 0,
+    slowlog: g.slowlog ?? 0,
+    status: g.status,
+    ping: g.ping,
+    pingresponse: g.pingresponse ?? 'pong',
+    loglevel: g.loglevel ?? 'info',
+    accesslog: g.accesslog,
+    socketmode: g.socketmode,
+    socketowner: g.socketowner,
+    socketgroup: g.socketgroup,
+    user: g.user,
+    group: g.group,
+    env: g.env ?? {},
     cwd,
   };
 }
@@ -260,6 +358,7 @@ export function helpText(): string {
   const width = Math.max(...OPTIONS.map((o) => o.name.length)) + 2;
   const out = [
     'Usage: runfcgi [app=MODULE] [KEY=VALUE ...]',
+    '       runfcgi check [app=MODULE] [KEY=VALUE ...]   validate and load the app without serving (exit 0/1)',
     '       runfcgi help',
     '',
     'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',
@@ -278,7 +377,7 @@ export function helpText(): string {
   out.push(
     '',
     'Signals to the master: TERM or INT (Ctrl+C) stop gracefully, a second INT or QUIT stops at once,',
-    'HUP reloads gracefully, TTIN/TTOU add/remove a spare worker.',
+    'HUP reloads gracefully, USR1 reopens log files, TTIN/TTOU add/remove a spare worker.',
     'Exit codes: 0 clean stop, 1 runtime failure, 2 usage error, 3 worker boot failure, 4 app load failure.',
   );
   return out.join('\n') + '\n';

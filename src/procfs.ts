@@ -19,3 +19,25 @@ export function isAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * Connections waiting in the accept queue of the TCP socket listening on
+ * `port` (rx_queue of a LISTEN line in /proc/net/tcp and tcp6); null when unknown.
+ */
+export function tcpListenQueue(port: number): number | null {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx_queue:rx_queue ...; st 0A = LISTEN.
+      if (f[1]?.endsWith(`:${hexPort}`) && f[3] === '0A') return parseInt(f[4]!.split(':')[1]!, 16);
+    }
+  }
+  return null;
+}

@@ -1,8 +1,10 @@
-// Accept -> FastCGI connection -> application handler, and the graceful close of all of it.
+// Accept -> FastCGI connection -> application handler; time limits; the graceful close of it all.
 
 import type net from 'node:net';
 import type { RequestHandler } from './adapter/types.js';
+import { requestUrl } from './cgi.js';
 import { FcgiConnection, type ConnectionOptions } from './fcgi/connection.js';
+import type { FcgiRequest } from './fcgi/request.js';
 import type { Logger } from './log.js';
 
 export interface Serving {
@@ -12,6 +14,11 @@ export interface Serving {
   readonly activeRequests: number;
   /** Requests begun since start. */
   readonly accepted: number;
+  /** Requests that ran past slowlog=, and past timeout=. */
+  readonly slowRequests: number;
+  readonly timedOutRequests: number;
+  /** The oldest request in progress, when requests are timed. */
+  oldest(): { method: string; uri: string; ms: number } | undefined;
   /**
    * Stops accepting, lets requests in progress finish for up to `graceMs`,
    * then closes what is left. Resolves once every connection is gone.
@@ -23,6 +30,68 @@ export interface ServeOptions {
   connection?: Partial<ConnectionOptions>;
   /** Called once per request, after the handler was called. */
   onRequest?: () => void;
+  /** Requests running longer are ended (timeout=); 0 = never. */
+  timeoutMs?: number;
+  /** Requests running longer are logged and counted as slow (slowlog=); 0 = never. */
+  slowMs?: number;
+}
+
+/** What the web server gets for a request that ran out of time before it answered. */
+const TIMEOUT_RESPONSE = 'Status: 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe application took too long to answer.\n';
+const CHECK_MS = 100;
+
+function describe(req: FcgiRequest): { method: string; uri: string } {
+  return { method: req.params.REQUEST_METHOD ?? 'GET', uri: requestUrl(req.params) };
+}
+
+/** Times requests: logs the slow ones, ends those past the limit. Only exists when a limit is set. */
+class RequestClock {
+  readonly running = new Set<FcgiRequest>();
+  private readonly slowLogged = new WeakSet<FcgiRequest>();
+  slow = 0;
+  timedOut = 0;
+
+  constructor(private readonly timeoutMs: number, private readonly slowMs: number, private readonly log: Logger) {
+    setInterval(() => this.check(), CHECK_MS).unref();
+  }
+
+  check(): void {
+    const now = performance.now();
+    for (const req of this.running) {
+      if (req.ended) {
+        this.running.delete(req);
+        continue;
+      }
+      const age = now - req.startedAt;
+      if (this.slowMs > 0 && age > this.slowMs && !this.slowLogged.has(req)) {
+        this.slowLogged.add(req);
+        this.slow++;
+        this.log.warn({ ...describe(req), seconds: Math.round(age / 100) / 10 }, 'slow request');
+      }
+      if (this.timeoutMs > 0 && age > this.timeoutMs) {
+        this.running.delete(req);
+        this.timedOut++;
+        this.log.error({ ...describe(req), seconds: Math.round(age / 100) / 10 }, 'request timed out: ended');
+        const sink = req.sink;
+        // A 504 while nothing was sent; a cut-off reply once something was.
+        if (req.bytesOut === 0) {
+          req.write(TIMEOUT_RESPONSE);
+          req.end(0);
+        } else {
+          req.fail();
+        }
+        sink?.abort(new Error('runfcgi: request timed out'));
+      }
+    }
+  }
+
+  oldest(): { method: string; uri: string; ms: number } | undefined {
+    let first: FcgiRequest | undefined;
+    for (const req of this.running) {
+      if (!req.ended && (first === undefined || req.startedAt < first.startedAt)) first = req;
+    }
+    return first === undefined ? undefined : { ...describe(first), ms: Math.round(performance.now() - first.startedAt) };
+  }
 }
 
 export function serve(server: net.Server, handler: RequestHandler, log: Logger, options: ServeOptions = {}): Serving {
@@ -30,6 +99,8 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
   let accepted = 0;
   let stopping = false;
   const onRequest = options.onRequest;
+  const timed = (options.timeoutMs ?? 0) > 0 || (options.slowMs ?? 0) > 0;
+  const clock = timed ? new RequestClock(options.timeoutMs ?? 0, options.slowMs ?? 0, log) : undefined;
 
   server.on('connection', (socket: net.Socket) => {
     if (stopping) {
@@ -38,8 +109,9 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     }
     const connection = new FcgiConnection(socket, options.connection);
     connections.add(connection);
-    connection.on('request', (request) => {
+    connection.on('request', (request: FcgiRequest) => {
       accepted++;
+      clock?.running.add(request);
       handler(request);
       onRequest?.();
     });
@@ -61,6 +133,13 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     get accepted() {
       return accepted;
     },
+    get slowRequests() {
+      return clock?.slow ?? 0;
+    },
+    get timedOutRequests() {
+      return clock?.timedOut ?? 0;
+    },
+    oldest: () => clock?.oldest(),
     stop(graceMs: number): Promise<void> {
       stopping = true;
       server.close();

@@ -3,13 +3,17 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
 import { loadApp } from './adapter/load.js';
-import type { RequestHandler } from './adapter/types.js';
+import type { AdapterOptions, RequestHandler } from './adapter/types.js';
+import { requestUrl } from './cgi.js';
+import type { FcgiRequest } from './fcgi/request.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, logDestination, type LogDestination, type Logger } from './log.js';
 import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
 import { INIT_ENV } from './runtime/process.js';
 import { serve, type Serving } from './serve.js';
+import { withManagement, type PoolStatus } from './status.js';
 
 interface Channel {
   send(message: ToMaster): void;
@@ -80,13 +84,49 @@ function heartbeat(serving: Serving): void {
     const now = performance.now();
     const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
     last = now;
-    channel.send(tag<ToMaster>({ type: 'heartbeat', active: serving.activeRequests, served: serving.accepted, lagMs }));
+    channel.send(tag<ToMaster>({
+      type: 'heartbeat',
+      active: serving.activeRequests,
+      served: serving.accepted,
+      lagMs,
+      slow: serving.slowRequests,
+      timedOut: serving.timedOutRequests,
+      oldest: serving.oldest(),
+    }));
   }, HEARTBEAT_MS);
 }
 
-async function loadHandler(init: WorkerInit, log: Logger): Promise<RequestHandler> {
+/** The status page's data comes from the master, which sees every worker. */
+const statusWaiters = new Map<number, (status: PoolStatus) => void>();
+let statusIds = 0;
+
+function poolStatus(full: boolean): Promise<PoolStatus> {
+  return new Promise((resolve, reject) => {
+    const id = ++statusIds;
+    statusWaiters.set(id, resolve);
+    channel.send(tag<ToMaster>({ type: 'status-request', id, full }));
+    setTimeout(() => {
+      if (statusWaiters.delete(id)) reject(new Error('the master did not answer'));
+    }, 2000).unref();
+  });
+}
+
+/** accesslog=: one JSON line per response. */
+function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; destination: LogDestination | undefined } {
+  const file = init.options.accesslog;
+  if (file === undefined) return { access: undefined, destination: undefined };
+  const destination = logDestination(file);
+  const log = pino({ base: { worker: init.id }, messageKey: 'msg' }, destination);
+  const access = (request: FcgiRequest, status: number): void => {
+    const p = request.params;
+    log.info({ method: p.REQUEST_METHOD ?? 'GET', uri: requestUrl(p), status, bytes: request.bytesOut, ms: Math.round((performance.now() - request.startedAt) * 100) / 100 }, 'request');
+  };
+  return { access, destination };
+}
+
+async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access']): Promise<RequestHandler> {
   try {
-    return await loadApp(init.options.app, { debug: init.options.debug, log }, init.options.cwd);
+    return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);
@@ -100,8 +140,12 @@ async function main(): Promise<void> {
     process.on('disconnect', () => process.exit(0));
     watchMaster();
   }
-  const log = createLogger({ worker: init.id });
-  const handler = await loadHandler(init, log);
+  const { options } = init;
+  const logs = logDestination(options.errlog);
+  const log = createLogger({ worker: init.id }, options.loglevel, logs);
+  const accessLog = accessLogger(init);
+  const app = await loadHandler(init, log, accessLog.access);
+  const handler = withManagement(app, options, poolStatus);
   let server: net.Server;
   try {
     server = await listenOnFd0();
@@ -112,19 +156,33 @@ async function main(): Promise<void> {
 
   let retiring = false;
   const serving: Serving = serve(server, handler, log, {
+    timeoutMs: options.timeout * 1000,
+    slowMs: options.slowlog * 1000,
     onRequest: () => {
       if (init.maxRequests > 0 && serving.accepted >= init.maxRequests && !retiring) {
         retiring = true;
         log.info({ served: serving.accepted }, 'maxrequests reached: retiring');
         channel.send(tag<ToMaster>({ type: 'retiring' }));
-        void leave(serving, init.options.graceperiod * 1000);
+        void leave(serving, options.graceperiod * 1000);
       }
     },
   });
   channel.onMessage((message) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;
-    if (m.type === 'stop') void leave(serving, m.graceMs);
+    switch (m.type) {
+      case 'stop':
+        void leave(serving, m.graceMs);
+        return;
+      case 'status':
+        statusWaiters.get(m.id)?.(m.status);
+        statusWaiters.delete(m.id);
+        return;
+      case 'reopen':
+        logs.reopen();
+        accessLog.destination?.reopen();
+        return;
+    }
   });
   heartbeat(serving);
   channel.send(tag<ToMaster>({ type: 'ready' }));

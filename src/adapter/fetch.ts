@@ -101,12 +101,13 @@ export function fetchHandler(app: FetchApp, options: AdapterOptions): RequestHan
       passThroughOnException: () => {},
     };
     new Promise<Response>((resolve) => resolve(app.fetch(request, env, ctx)))
-      .then((response) => sendResponse(fcgi, sink, response, cgi.method === 'HEAD'))
+      .then((response) => sendResponse(fcgi, sink, response, cgi.method === 'HEAD', options.access))
       .catch((error: unknown) => {
         log.error({ err: error, method: cgi.method, url: cgi.url }, 'application error');
         if (fcgi.ended) return;
         const body = errorBody(error, debug);
         fcgi.write(`Status: 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n\r\n${body}`);
+        options.access?.(fcgi, 500);
         fcgi.end(0);
       });
   };
@@ -118,7 +119,13 @@ function pairs(flat: string[]): [string, string][] {
   return out;
 }
 
-async function sendResponse(fcgi: FcgiRequest, sink: FetchSink, response: Response, head: boolean): Promise<void> {
+async function sendResponse(
+  fcgi: FcgiRequest,
+  sink: FetchSink,
+  response: Response,
+  head: boolean,
+  access: AdapterOptions['access'],
+): Promise<void> {
   if (!(response instanceof Response)) {
     throw new TypeError(`fetch handler returned ${typeof response}, not a Response`);
   }
@@ -131,6 +138,7 @@ async function sendResponse(fcgi: FcgiRequest, sink: FetchSink, response: Respon
   const body = response.body;
   if (body === null || head) {
     await body?.cancel();
+    access?.(fcgi, response.status);
     fcgi.end(0);
     return;
   }
@@ -151,5 +159,6 @@ async function sendResponse(fcgi: FcgiRequest, sink: FetchSink, response: Respon
     fcgi.fail();
     throw error;
   }
+  access?.(fcgi, response.status);
   fcgi.end(0);
 }

@@ -49,6 +49,7 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     setHeaders(req, cgi.rawHeaders);
     req.fcgi = fcgiInfo(fcgi, socket);
     socket.req = req;
+    socket.access = options.access;
     fcgi.attach(socket);
     // As Node's HTTP parser does: a request without a body is complete at once
     // (and the app may answer before the empty STDIN record is even read).
@@ -85,6 +86,7 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
 function onResponseEnd(this: ServerResponse): void {
   const socket = this.socket as unknown as FcgiSocket;
   const req = this.req;
+  socket.access?.(socket.fcgi, this.statusCode);
   socket.fcgi.end(0);
   this.detachSocket(this.socket!);
   // As Node's server does: a body the app did not read is discarded. No more

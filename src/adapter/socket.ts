@@ -39,6 +39,8 @@ export function cgiHead(head: string): string {
 export class FcgiSocket extends EventEmitter implements RequestSink {
   readonly fcgi: FcgiRequest;
   req: IncomingMessage | null = null;
+  /** accesslog=: told about each response as it ends. */
+  access: ((request: FcgiRequest, status: number) => void) | undefined = undefined;
   /** FILTER role only: where FCGI_DATA goes (req.fcgi.data). */
   filterData: Readable | null = null;
   /** Set by ServerResponse.assignSocket(). */

@@ -9,6 +9,8 @@ export interface AdapterOptions {
   /** Error details (stack trace) in 500 responses. */
   debug: boolean;
   log: Logger;
+  /** Called as each response ends, with its status code (accesslog=). */
+  access?: ((request: FcgiRequest, status: number) => void) | undefined;
 }
 
 /** The raw FastCGI side of a request, as `req.fcgi` (listeners) or the third argument (fetch). */

@@ -232,6 +232,7 @@ export class FcgiConnection extends EventEmitter {
     const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     req.params = decodeParams(all);
     req.state = 'input';
+    req.startedAt = performance.now();
     this.emit('request', req);
   }
 
@@ -281,6 +282,7 @@ export class FcgiConnection extends EventEmitter {
     if (typeof chunk === 'string') {
       const length = Buffer.byteLength(chunk, encoding);
       if (length === 0) return true;
+      if (!stderr) req.bytesOut += length;
       if (length <= FCGI_MAX_CONTENT) {
         // Encode the text straight behind its header: one allocation, no copy.
         const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + length);
@@ -292,6 +294,7 @@ export class FcgiConnection extends EventEmitter {
       }
     } else {
       if (chunk.length === 0) return true;
+      if (!stderr) req.bytesOut += chunk.length;
       ok = this.writeBuffer(type, req.id, chunk);
     }
     if (!ok) req.needDrain = true;

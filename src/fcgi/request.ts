@@ -39,6 +39,10 @@ export class FcgiRequest {
   stdinDone = false;
   /** A write returned false and the sink waits for drain(). */
   needDrain = false;
+  /** performance.now() when the params were complete: the request's start. */
+  startedAt = 0;
+  /** Bytes of FCGI_STDOUT content written: 0 means a response may still begin. */
+  bytesOut = 0;
   /** PARAMS content gathered until the empty PARAMS record. */
   paramChunks: Buffer[] = [];
   paramBytes = 0;

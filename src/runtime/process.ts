@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { ToWorker, WorkerInit } from '../messages.js';
-import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime } from './types.js';
+import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 /** The worker reads its init from here, then deletes it: the app never sees it. */
 export const INIT_ENV = 'RUNFCGI_WORKER_INIT';
@@ -37,11 +37,12 @@ class ProcessWorker extends EventEmitter implements RuntimeWorker {
 
 export const processRuntime: WorkerRuntime = {
   name: 'prefork',
-  spawn(init: WorkerInit, listenFd: number): RuntimeWorker {
+  spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker {
     const child = spawn(process.execPath, [fileURLToPath(WORKER_ENTRY)], {
       // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel.
       stdio: [listenFd, 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, [INIT_ENV]: JSON.stringify(init) },
+      env: { ...setup.env, [INIT_ENV]: JSON.stringify(init) },
+      ...(setup.uid !== undefined ? { uid: setup.uid, gid: setup.gid ?? setup.uid } : {}),
     });
     return new ProcessWorker(child);
   },

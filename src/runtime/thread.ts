@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { ToWorker, WorkerInit } from '../messages.js';
-import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime } from './types.js';
+import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 class ThreadWorker extends EventEmitter implements RuntimeWorker {
   readonly pid = process.pid;
@@ -35,11 +35,12 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
 
 export const threadRuntime: WorkerRuntime = {
   name: 'threaded',
-  spawn(init: WorkerInit, listenFd: number): RuntimeWorker {
+  spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker {
     if (listenFd !== 0) {
       // libuv closes an fd >= 3 when a thread's server closes, for the whole process.
       throw new Error(`threads serve the listening socket on fd 0 only, not fd ${listenFd}`);
     }
-    return new ThreadWorker(new Worker(WORKER_ENTRY, { workerData: init }));
+    // Threads share the process's user (the master drops it before they start); env is theirs.
+    return new ThreadWorker(new Worker(WORKER_ENTRY, { workerData: init, env: setup.env }));
   },
 };

@@ -16,10 +16,18 @@ export interface RuntimeWorker extends EventEmitter {
   kill(): void;
 }
 
+/** What every worker of a pool starts with. */
+export interface WorkerSetup {
+  env: Record<string, string>;
+  /** Processes only: run as this user and group (the master is root). */
+  uid?: number | undefined;
+  gid?: number | undefined;
+}
+
 export interface WorkerRuntime {
   readonly name: 'prefork' | 'threaded';
   /** Starts a worker serving the listening socket the master holds at `listenFd`. */
-  spawn(init: WorkerInit, listenFd: number): RuntimeWorker;
+  spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker;
 }
 
 /** The file workers run, beside this one's directory in dist/. */

@@ -1,0 +1,27 @@
+// The workers' environment: clean by default (as PHP-FPM's clear_env), plus what env= adds.
+
+import type { Account } from './accounts.js';
+
+/** Passed through from runfcgi's own environment when set. */
+export const KEPT_VARIABLES = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'NODE_ENV', 'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+
+export function workerEnvironment(
+  additions: Record<string, string | null>,
+  source: NodeJS.ProcessEnv = process.env,
+  account?: Account,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of KEPT_VARIABLES) {
+    const value = source[name];
+    if (value !== undefined) env[name] = value;
+  }
+  if (account !== undefined) {
+    env.HOME = account.home;
+    env.USER = env.LOGNAME = account.name;
+  }
+  for (const [name, value] of Object.entries(additions)) {
+    if (value !== null) env[name] = value;
+    else if (source[name] !== undefined) env[name] = source[name];
+  }
+  return env;
+}
