@@ -36,6 +36,16 @@ describe('command line', () => {
     [['protocol=http'], /^runfcgi: protocol=http: expected fcgi, fastcgi, scgi/],
     [['stray'], /^runfcgi: unexpected word 'stray'/],
     [['--port'], /^runfcgi: port needs a value/],
+    [['timeout=soon'], /^runfcgi: timeout=soon: expected a whole number from 0 to 86400/],
+    [['slowlog=-1'], /^runfcgi: slowlog=-1: expected a whole number/],
+    [['status=status'], /^runfcgi: status=status: expected a URL path starting with \//],
+    [['status=/s', 'ping=/s'], /^runfcgi: status=\/s and ping=\/s are the same path/],
+    [['loglevel=loud'], /^runfcgi: loglevel=loud: expected fatal, error, warn, info, debug, trace, silent/],
+    [['socketmode=999', 'socket=/tmp/x.sock'], /^runfcgi: socketmode=999: expected an octal file mode/],
+    [['socketgroup=www-data'], /^runfcgi: socketgroup= applies to a UNIX socket: give socket= as well/],
+    [['user=no body'], /^runfcgi: user=no body: expected a user or group name/],
+    [['group=www-data'], /^runfcgi: group=www-data needs user= as well/],
+    [['env=1BAD=x'], /^runfcgi: env=1BAD=x: expected NAME=VALUE/],
   ])('%j is refused with one clear line and exit 2', (args, message) => {
     const r = runSync(args);
     expect(r.code).toBe(2);
@@ -47,6 +57,21 @@ describe('command line', () => {
 
   it('takes key=value, --key=value and --key value, keys in any case', () => {
     expect(parseArgs(['Host=::1', '--PORT=3033', '--method', 'thread'])).toEqual({ host: '::1', port: '3033', method: 'thread' });
+  });
+
+  it('takes env= more than once, adding up', () => {
+    expect(resolveOptions(parseArgs(['env=A=1', 'env=B=two=2', 'env=PATH']) as Record<string, string>).env).toEqual({ A: '1', B: 'two=2', PATH: null });
+    expect(resolveOptions({ env: { A: '1' } }).env).toEqual({ A: '1' });
+  });
+
+  it('check validates the options and loads the app without serving: exit 0, or 1 with the reason', () => {
+    const ok = runSync(['check', 'app=test/fixtures/express-app.mjs']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/check passed/);
+    const bad = runSync(['check', 'app=test/fixtures/throws-at-load.mjs']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^runfcgi: check failed: app=.* failed to load: Error: database password missing/);
+    expect(runSync(['check', 'method=sideways']).code).toBe(1);
   });
 
   it('exits 2 explaining the three ways to listen when given no address and no socket on fd 0', () => {

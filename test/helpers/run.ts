@@ -28,7 +28,7 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts runfcgi in the foreground with `args`; stop() signals it and waits for the exit. */
+/** Starts runfcgi in the foreground with `args`; stop() signals it (SIGINT by default) and waits for the exit. */
 export function start(args: string[], options: SpawnOptions = {}): Started {
   const child = spawn(process.execPath, [BIN, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let out = '';
@@ -38,7 +38,8 @@ export function start(args: string[], options: SpawnOptions = {}): Started {
   return {
     child,
     output: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    // SIGINT: as graceful as SIGTERM, without its wait for a successor to take the socket.
+    async stop(signal: NodeJS.Signals = 'SIGINT') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },

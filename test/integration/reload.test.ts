@@ -30,7 +30,7 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('reload, method=
   });
   afterEach(async () => {
     // Gracefully: nginx then drops its idle keepalive connections instead of finding them dead.
-    await server?.stop('SIGTERM');
+    await server?.stop('SIGINT');
   });
 
   async function version(): Promise<string> {

@@ -1,0 +1,170 @@
+// Operations behind real nginx: reloads under load, timeouts, status and ping, logs and their
+// rotation, socket permissions, users, the workers' environment.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cgiFcgi } from '../helpers/cgi-fcgi.js';
+import { keepLoading, waitFor } from '../helpers/load.js';
+import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { FIXTURES, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
+
+const CONTROL = path.join(FIXTURES, 'control-app.mjs');
+const asRoot = process.getuid?.() === 0;
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe.runIf(need('nginx'))('operations', () => {
+  let dir: string;
+  let sock: string;
+  let nginx: Nginx;
+  let server: Started | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    sock = path.join(dir, 'app.sock');
+    nginx = await startNginx(dir, 'location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; fastcgi_read_timeout 30s; }',
+      `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await server?.stop('SIGINT');
+    server = undefined;
+  });
+
+  async function boot(...args: string[]): Promise<Started> {
+    server = start([`app=${CONTROL}`, `socket=${sock}`, 'umask=000', ...args]);
+    await waitForListen(sock);
+    await waitFor(() => jsonLines(server!.output()).some((l) => l.msg === 'runfcgi is listening'), 10_000, 'listening');
+    return server;
+  }
+
+  it.each(['prefork', 'threaded'])('10 reloads (SIGHUP) under continuous load fail no request (%s)', async (method) => {
+    const s = await boot(`method=${method}`);
+    const traffic = keepLoading(nginx.url('/hello'), 6);
+    for (let i = 0; i < 10; i++) {
+      s.child.kill('SIGHUP');
+      await waitFor(() => jsonLines(s.output()).filter((l) => l.msg === 'worker stopped').length >= 2 * (i + 1), 15_000, `reload ${i + 1}`);
+    }
+    const r = await traffic.stop();
+    console.log(`10 reloads under load (${method}): ${r.ok} requests answered, ${r.failed} failed`);
+    expect(r.errors).toEqual([]);
+    expect(r.ok).toBeGreaterThan(100);
+  });
+
+  it('timeout= ends a request that runs too long with a 504, logs method and URI, and the worker carries on', async () => {
+    const s = await boot('timeout=1', 'minspare=1', 'maxspare=1');
+    const slow = await fetch(nginx.url('/slow?ms=4000'));
+    expect(slow.status).toBe(504);
+    expect(jsonLines(s.output()).find((l) => l.msg === 'request timed out: ended')).toMatchObject({ method: 'GET', uri: '/slow?ms=4000' });
+    expect(await (await fetch(nginx.url('/hello'))).text()).toBe('hello\n');
+    expect(jsonLines(s.output()).filter((l) => l.msg === 'worker starting')).toHaveLength(1);
+  });
+
+  it('timeout= replaces a worker whose event loop is blocked; only its request fails', async () => {
+    const s = await boot('timeout=1', 'minspare=2', 'maxspare=2');
+    const blocked = fetch(nginx.url('/block?ms=5000')).then((r) => r.status);
+    await waitFor(() => jsonLines(s.output()).some((l) => l.msg === 'worker stuck (event loop blocked): replacing it'), 10_000, 'stuck worker replaced');
+    expect(await blocked).toBe(502);
+    expect(await (await fetch(nginx.url('/hello'))).text()).toBe('hello\n');
+  });
+
+  it('answers the status and ping paths itself, in text, JSON, OpenMetrics and with ?full', async () => {
+    await boot('status=/fpm-status', 'ping=/ping', 'pingresponse=alive', 'minspare=2', 'maxspare=2');
+    for (let i = 0; i < 20; i++) await fetch(nginx.url('/hello'));
+    // The counts come with the workers' heartbeats: at most 0.1 s old.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await (await fetch(nginx.url('/ping'))).text()).toBe('alive\n');
+    const text = await (await fetch(nginx.url('/fpm-status'))).text();
+    expect(text).toMatch(/^pool:\s+unix:/m);
+    expect(text).toMatch(/^total workers:\s+2$/m);
+    const json = (await (await fetch(nginx.url('/fpm-status?json&full'))).json()) as { acceptedRequests: number; totalWorkers: number; workers: unknown[] };
+    expect(json.totalWorkers).toBe(2);
+    expect(json.acceptedRequests).toBeGreaterThanOrEqual(20);
+    expect(json.workers).toHaveLength(2);
+    const metrics = await fetch(nginx.url('/fpm-status?openmetrics'));
+    expect(metrics.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
+    const body = await metrics.text();
+    expect(body).toMatch(/^runfcgi_accepted_requests_total \d+$/m);
+    expect(body.endsWith('# EOF\n')).toBe(true);
+  });
+
+  it('reports the TCP listen queue on the status page', async () => {
+    const port = 20000 + (process.pid % 20000);
+    server = start([`app=${CONTROL}`, 'host=127.0.0.1', `port=${port}`, 'status=/status']);
+    await waitForListen(port);
+    const r = await cgiFcgi(`127.0.0.1:${port}`, { REQUEST_URI: '/status?json' });
+    expect((JSON.parse(r.body.toString()) as { listenQueue: number }).listenQueue).toBe(0);
+  });
+
+  it('writes an access log, keeps every line across a logrotate rename and SIGUSR1, and honours loglevel', async () => {
+    const errlog = path.join(dir, 'runfcgi.log');
+    const access = path.join(dir, 'access.log');
+    const s = start([`app=${CONTROL}`, `socket=${sock}`, 'umask=000', `errlog=${errlog}`, `accesslog=${access}`, 'loglevel=info']);
+    server = s;
+    await waitForListen(sock);
+    // The log goes to errlog=, not to standard error.
+    await waitFor(() => fs.existsSync(errlog) && fs.readFileSync(errlog, 'utf8').includes('runfcgi is listening'), 10_000, 'listening, in errlog');
+    expect(s.output()).toBe('');
+    for (let i = 0; i < 10; i++) await fetch(nginx.url(`/hello?before=${i}`));
+    fs.renameSync(access, `${access}.1`);
+    fs.renameSync(errlog, `${errlog}.1`);
+    s.child.kill('SIGUSR1');
+    await waitFor(() => fs.existsSync(errlog) && fs.readFileSync(errlog, 'utf8').includes('log files reopened'), 5000, 'reopened');
+    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 10; i++) await fetch(nginx.url(`/hello?after=${i}`));
+    await new Promise((r) => setTimeout(r, 200));
+    const before = jsonLines(fs.readFileSync(`${access}.1`, 'utf8'));
+    const after = jsonLines(fs.readFileSync(access, 'utf8'));
+    expect(before.map((l) => l.uri)).toEqual(Array.from({ length: 10 }, (_, i) => `/hello?before=${i}`));
+    expect(after.map((l) => l.uri)).toEqual(Array.from({ length: 10 }, (_, i) => `/hello?after=${i}`));
+    expect(after[0]).toMatchObject({ method: 'GET', status: 200, bytes: expect.any(Number), ms: expect.any(Number), worker: expect.any(Number) });
+    expect(fs.readFileSync(`${errlog}.1`, 'utf8')).toContain('runfcgi is listening');
+  });
+
+  it('loglevel=warn leaves out the info lines', async () => {
+    const s = start([`app=${CONTROL}`, `socket=${sock}`, 'loglevel=warn']);
+    server = s;
+    await waitForListen(sock);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(jsonLines(s.output()).filter((l) => l.level === 30)).toEqual([]);
+  });
+
+  it('gives the workers a clean environment plus env=', async () => {
+    server = start([`app=${CONTROL}`, `socket=${sock}`, 'env=GREETING=hi', 'env=PASSED'], { env: { ...process.env, PASSED: 'yes', SECRET_TOKEN: 'x' } });
+    await waitForListen(sock);
+    const env = JSON.parse((await cgiFcgi(sock, { REQUEST_URI: '/env' })).body.toString()) as Record<string, string>;
+    expect(env).toMatchObject({ GREETING: 'hi', PASSED: 'yes' });
+    expect(env.SECRET_TOKEN).toBeUndefined();
+    expect(env.PATH).toBe(process.env.PATH);
+  });
+
+  it.runIf(asRoot)('socketmode=, socketowner= and socketgroup= set who may connect', async () => {
+    await boot('socketmode=0660', 'socketowner=www-data', 'socketgroup=www-data');
+    const st = fs.statSync(sock);
+    expect(st.mode & 0o777).toBe(0o660);
+    expect([st.uid, st.gid]).toEqual([33, 33]);
+  });
+
+  it.runIf(asRoot && !!which('cgi-fcgi'))('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
+    const s = await boot('user=www-data', 'socketowner=www-data', 'socketmode=0600', 'minspare=2', 'maxspare=2');
+    const workers = jsonLines(s.output()).filter((l) => l.msg === 'worker starting').map((l) => l.pid as number);
+    for (const pid of workers) expect(fs.statSync(`/proc/${pid}`).uid).toBe(33);
+    expect(fs.statSync(`/proc/${s.child.pid}`).uid).toBe(0);
+    const asWwwData = spawnSync(which('cgi-fcgi')!, ['-bind', '-connect', sock], { uid: 33, gid: 33, env: { REQUEST_METHOD: 'GET', REQUEST_URI: '/hello' }, encoding: 'utf8' });
+    expect(asWwwData.stdout).toContain('hello');
+    const env = JSON.parse((await cgiFcgi(sock, { REQUEST_URI: '/env' })).body.toString()) as Record<string, string>;
+    expect(env.USER).toBe('www-data');
+  });
+
+  it.runIf(asRoot)('a root start without user= warns that the workers run as root', async () => {
+    const s = await boot();
+    expect(jsonLines(s.output()).some((l) => l.level === 40 && String(l.msg).startsWith('running the workers as root'))).toBe(true);
+  });
+});
