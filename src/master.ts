@@ -5,35 +5,14 @@ import type { Listener } from './bind.js';
 import { errnoReason, NO_ADDRESS_MESSAGE } from './bind.js';
 import { EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
 import type { Logger } from './log.js';
-import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
+import { isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
 import type { Options } from './options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
-import { tcpListenQueue } from './procfs.js';
+import { PoolStats } from './pool-stats.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
-import type { PoolStatus } from './status.js';
+import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from './pidfile.js';
 import { SignalQueue, type StopSignal } from './signals.js';
-
-type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
-
-interface Slot {
-  id: number;
-  worker: RuntimeWorker;
-  state: WorkerState;
-  startedAt: number;
-  lastBeat: number;
-  lagMs: number;
-  active: number;
-  served: number;
-  retiring: boolean;
-  /** Started before the last reload: to be replaced. */
-  stale: boolean;
-  /** Stopped accepting: no longer watches the listening socket. */
-  released: boolean;
-  slow: number;
-  timedOut: number;
-  oldest: { method: string; uri: string; ms: number } | undefined;
-}
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -44,10 +23,6 @@ export interface MasterSetup {
 
 /** How often the master looks at its workers when no signal comes. */
 const TICK_MS = 200;
-/** No heartbeat for this long: the worker's event loop is blocked. */
-const BLOCKED_MS = 5 * HEARTBEAT_MS;
-/** Timer drift beyond this: the worker's event loop is saturated. */
-const SATURATED_LAG_MS = 100;
 /** A worker that dies sooner than this after its start counts towards a crash loop. */
 const CRASH_WINDOW_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
@@ -81,13 +56,7 @@ export class Master {
   private handoverUntil = 0;
   private listenerClosed = false;
   private readonly setup: MasterSetup;
-  // For the status page.
-  private readonly startTime = Date.now();
-  private readonly retired = { served: 0, slow: 0, timedOut: 0 };
-  private restarts = 0;
-  private maxActive = 0;
-  private maxChildrenReached = 0;
-  private atMaxChildren = false;
+  private readonly stats = new PoolStats();
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -237,8 +206,7 @@ export class Master {
       this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
       return;
     }
-    const now = Date.now();
-    const slot: Slot = { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, oldest: undefined };
+    const slot = newSlot(id, worker);
     this.slots.set(id, slot);
     worker.on('message', (m: unknown) => {
       if (isOurs(m)) this.onMessage(slot, m as ToMaster);
@@ -272,11 +240,11 @@ export class Master {
         return;
       case 'retiring':
         slot.retiring = true;
-        this.restarts++;
+        this.stats.restarts++;
         this.signals.wake();
         return;
       case 'status-request':
-        slot.worker.send(tag<ToWorker>({ type: 'status', id: message.id, status: this.status(message.full) }));
+        slot.worker.send(tag<ToWorker>({ type: 'status', id: message.id, status: this.stats.status(this.slots.values(), this.listener, this.options.method, message.full) }));
         return;
       case 'released':
         slot.released = true;
@@ -318,12 +286,10 @@ export class Master {
     const expected = slot.state === 'stopping' || (slot.retiring && code === 0);
     slot.state = 'dead';
     this.slots.delete(slot.id);
-    this.retired.served += slot.served;
-    this.retired.slow += slot.slow;
-    this.retired.timedOut += slot.timedOut;
+    this.stats.retire(slot);
     if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
     else {
-      this.restarts++;
+      this.stats.restarts++;
       this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
         this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
@@ -362,10 +328,6 @@ export class Master {
     for (const slot of stale.slice(0, canStop)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
   }
 
-  private isBusy(slot: Slot, now: number): boolean {
-    return now - slot.lastBeat > BLOCKED_MS || slot.lagMs > SATURATED_LAG_MS;
-  }
-
   private checkHeartbeats(): void {
     const now = Date.now();
     const stuckMs = this.options.timeout * 1000;
@@ -382,59 +344,20 @@ export class Master {
           'worker stuck (event loop blocked): replacing it',
         );
         slot.state = 'stopping';
-        this.restarts++;
+        this.stats.restarts++;
         slot.worker.kill();
       }
     }
-    this.maxActive = Math.max(this.maxActive, active);
-  }
-
-  /** The status page's data (PHP-FPM's pm.status_path, for event-loop workers). */
-  status(full: boolean): PoolStatus {
-    const live = [...this.slots.values()].filter((s) => s.state !== 'dead');
-    const serving = live.filter((s) => s.state === 'ready');
-    const port = /^tcp:.*:(\d+)$/.exec(this.listener.address)?.[1];
-    const status: PoolStatus = {
-      pool: this.listener.address,
-      method: this.options.method,
-      startTime: Math.floor(this.startTime / 1000),
-      startSince: Math.floor((Date.now() - this.startTime) / 1000),
-      acceptedRequests: this.retired.served + live.reduce((n, s) => n + s.served, 0),
-      listenQueue: port === undefined ? null : tcpListenQueue(Number(port)),
-      idleWorkers: serving.filter((s) => s.active === 0).length,
-      activeWorkers: serving.filter((s) => s.active > 0).length,
-      totalWorkers: live.length,
-      maxActiveWorkers: this.maxActive,
-      maxChildrenReached: this.maxChildrenReached,
-      restarts: this.restarts,
-      slowRequests: this.retired.slow + live.reduce((n, s) => n + s.slow, 0),
-      timedOutRequests: this.retired.timedOut + live.reduce((n, s) => n + s.timedOut, 0),
-    };
-    if (full) {
-      status.workers = live.map((s) => ({
-        id: s.id,
-        pid: s.worker.pid,
-        threadId: s.worker.threadId ?? null,
-        state: s.state === 'ready' && this.isBusy(s, Date.now()) ? 'busy' : s.state,
-        startTime: Math.floor(s.startedAt / 1000),
-        requests: s.served,
-        activeRequests: s.active,
-        eventLoopLagMs: s.lagMs,
-      }));
-    }
-    return status;
+    this.stats.noteActive(active);
   }
 
   private managePool(): void {
     const now = Date.now();
     const live = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead' && !s.stale);
     const starting = live.filter((s) => s.state === 'starting').length;
-    const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !this.isBusy(s, now));
+    const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !isBusy(s, now));
     const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
-    // Counted once each time the pool wants more workers than maxchildren allows.
-    const capped = live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0;
-    if (capped && !this.atMaxChildren) this.maxChildrenReached++;
-    this.atMaxChildren = capped;
+    this.stats.noteCapped(live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0);
     if (spawn > 0 && now >= this.holdSpawnsUntil) {
       for (let i = 0; i < spawn; i++) this.spawn();
     }

@@ -7,9 +7,7 @@ import {
   decodeParams,
   encodeEndRequest,
   encodeParams,
-  writeEndRequest,
   encodeRecord,
-  writeHeader,
 } from './codec.js';
 import {
   FCGI_ABORT_REQUEST,
@@ -17,15 +15,12 @@ import {
   FCGI_DATA,
   FCGI_GET_VALUES,
   FCGI_GET_VALUES_RESULT,
-  FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
   FCGI_MAX_CONNS,
-  FCGI_MAX_CONTENT,
   FCGI_MAX_REQS,
   FCGI_MPXS_CONNS,
   FCGI_OVERLOADED,
   FCGI_PARAMS,
-  FCGI_REQUEST_COMPLETE,
   FCGI_STDERR,
   FCGI_STDIN,
   FCGI_STDOUT,
@@ -34,6 +29,7 @@ import {
   ROLE_NAMES,
 } from './constants.js';
 import { RecordParser } from './parser.js';
+import { RecordWriter } from './writer.js';
 import { FcgiRequest } from './request.js';
 
 export interface ConnectionOptions {
@@ -58,10 +54,6 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
  */
 const FIRST_REQUEST_GRACE_MS = 2000;
 
-/** Bodies up to this size are copied behind their header: one buffer, one write. */
-const COPY_LIMIT = 16 * 1024;
-/** Queued output beyond this is written at once rather than at the end of the tick. */
-const QUEUE_FLUSH_BYTES = 64 * 1024;
 
 /**
  * Parses records from `socket`, keeps each request's state, and writes the
@@ -76,10 +68,7 @@ export class FcgiConnection extends EventEmitter {
   private readonly parser: RecordParser;
   private readonly requests = new Map<number, FcgiRequest>();
   private pausedRequests = 0;
-  /** Records written in this tick, sent together by flush(). */
-  private queue: Buffer[] = [];
-  private queuedBytes = 0;
-  private flushScheduled = false;
+  private readonly writer: RecordWriter;
   /** No more requests will be served: close once the active ones have ended. */
   private closing = false;
   private inputEnded = false;
@@ -91,6 +80,7 @@ export class FcgiConnection extends EventEmitter {
     this.socket = socket;
     this.options = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
     this.parser = new RecordParser(this.onRecord);
+    this.writer = new RecordWriter(socket);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
@@ -123,7 +113,7 @@ export class FcgiConnection extends EventEmitter {
 
   /** Ends the transport after whatever is queued. */
   private end(): void {
-    this.flush();
+    this.writer.flush();
     this.socket.end();
   }
 
@@ -181,12 +171,12 @@ export class FcgiConnection extends EventEmitter {
       const answer = Object.keys(asked)
         .filter((name) => name in known)
         .map((name): [string, string] => [name, known[name]!]);
-      this.writeRaw(encodeRecord(FCGI_GET_VALUES_RESULT, 0, encodeParams(answer)));
+      this.writer.write(encodeRecord(FCGI_GET_VALUES_RESULT, 0, encodeParams(answer)));
       return;
     }
     const body = Buffer.alloc(8);
     body[0] = type;
-    this.writeRaw(encodeRecord(FCGI_UNKNOWN_TYPE, 0, body));
+    this.writer.write(encodeRecord(FCGI_UNKNOWN_TYPE, 0, body));
   }
 
   private onBeginRequest(id: number, content: Buffer): void {
@@ -202,7 +192,7 @@ export class FcgiConnection extends EventEmitter {
     // sent it before it could see our FIN. We close once the connection is idle.
     if (role === undefined || this.requests.size >= this.options.maxReqs) {
       // Spec 5.1: refuse with END_REQUEST, not by closing the connection.
-      this.writeRaw(encodeEndRequest(id, 0, role === undefined ? FCGI_UNKNOWN_ROLE : FCGI_OVERLOADED));
+      this.writer.write(encodeEndRequest(id, 0, role === undefined ? FCGI_UNKNOWN_ROLE : FCGI_OVERLOADED));
       if (!keepConn) this.end();
       return;
     }
@@ -277,46 +267,10 @@ export class FcgiConnection extends EventEmitter {
   /** Writes STDOUT or STDERR records; false asks the caller to wait for drain(). */
   writeStream(req: FcgiRequest, chunk: Buffer | string, encoding: BufferEncoding | undefined, stderr: boolean): boolean {
     if (req.state === 'ended' || this.socket.destroyed) return true;
-    const type = stderr ? FCGI_STDERR : FCGI_STDOUT;
-    let ok: boolean;
-    if (typeof chunk === 'string') {
-      const length = Buffer.byteLength(chunk, encoding);
-      if (length === 0) return true;
-      if (!stderr) req.bytesOut += length;
-      if (length <= FCGI_MAX_CONTENT) {
-        // Encode the text straight behind its header: one allocation, no copy.
-        const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + length);
-        writeHeader(buf, 0, type, req.id, length);
-        buf.write(chunk, FCGI_HEADER_LEN, length, encoding);
-        ok = this.writeRaw(buf);
-      } else {
-        ok = this.writeBuffer(type, req.id, Buffer.from(chunk, encoding));
-      }
-    } else {
-      if (chunk.length === 0) return true;
-      if (!stderr) req.bytesOut += chunk.length;
-      ok = this.writeBuffer(type, req.id, chunk);
-    }
+    const bytes = this.writer.stream(stderr ? FCGI_STDERR : FCGI_STDOUT, req.id, chunk, encoding);
+    if (!stderr) req.bytesOut += bytes;
+    const ok = this.writer.ok;
     if (!ok) req.needDrain = true;
-    return ok;
-  }
-
-  private writeBuffer(type: number, id: number, data: Buffer): boolean {
-    let ok = true;
-    for (let offset = 0; offset < data.length; offset += FCGI_MAX_CONTENT) {
-      const part = data.subarray(offset, offset + FCGI_MAX_CONTENT);
-      if (part.length <= COPY_LIMIT) {
-        const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + part.length);
-        writeHeader(buf, 0, type, id, part.length);
-        part.copy(buf, FCGI_HEADER_LEN);
-        ok = this.writeRaw(buf);
-      } else {
-        const header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
-        writeHeader(header, 0, type, id, part.length);
-        this.writeRaw(header);
-        ok = this.writeRaw(part);
-      }
-    }
     return ok;
   }
 
@@ -328,11 +282,7 @@ export class FcgiConnection extends EventEmitter {
     req.sink = null;
     this.requests.delete(req.id);
     if (this.socket.destroyed) return;
-    // The empty STDOUT and END_REQUEST in one buffer.
-    const end = Buffer.allocUnsafe(2 * FCGI_HEADER_LEN + 8);
-    writeHeader(end, 0, FCGI_STDOUT, req.id, 0);
-    writeEndRequest(end, FCGI_HEADER_LEN, req.id, appStatus, FCGI_REQUEST_COMPLETE);
-    this.writeRaw(end);
+    this.writer.endRequest(req.id, appStatus);
     // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
     // requests multiplexed beside this one still finish first.
     if (!req.keepConn) this.closing = true;
@@ -357,48 +307,6 @@ export class FcgiConnection extends EventEmitter {
     this.pausedRequests += delta;
     if (delta === 1 && this.pausedRequests === 1) this.socket.pause();
     else if (delta === -1 && this.pausedRequests === 0) this.socket.resume();
-  }
-
-  /**
-   * Queues a record; what a tick writes leaves in one write(). Small
-   * records (a response's STDOUT, its empty STDOUT and END_REQUEST) are
-   * copied into one buffer: one system call, no writev bookkeeping.
-   */
-  private writeRaw(buf: Buffer): boolean {
-    this.queue.push(buf);
-    this.queuedBytes += buf.length;
-    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) return this.flush();
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushConnection, this);
-    }
-    return !this.socket.writableNeedDrain;
-  }
-
-  flush(): boolean {
-    this.flushScheduled = false;
-    const queue = this.queue;
-    if (queue.length === 0 || this.socket.destroyed) {
-      queue.length = 0;
-      this.queuedBytes = 0;
-      return !this.socket.writableNeedDrain;
-    }
-    const bytes = this.queuedBytes;
-    this.queuedBytes = 0;
-    let ok: boolean;
-    if (queue.length === 1) {
-      ok = this.socket.write(queue[0]!);
-    } else if (bytes <= COPY_LIMIT) {
-      ok = this.socket.write(Buffer.concat(queue, bytes));
-    } else {
-      this.socket.cork();
-      for (const b of queue) ok = this.socket.write(b);
-      ok = !this.socket.writableNeedDrain;
-      this.socket.uncork();
-    }
-    // The array is reused: write() and concat() are done with it.
-    queue.length = 0;
-    return ok;
   }
 
   private readonly onDrain = (): void => {
@@ -437,6 +345,3 @@ export class FcgiConnection extends EventEmitter {
   }
 }
 
-function flushConnection(connection: FcgiConnection): void {
-  connection.flush();
-}

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { isAlive, keepLoading, load, waitFor } from '../helpers/load.js';
+import { isAlive, load, waitFor } from '../helpers/load.js';
 import { startNginx, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 

@@ -1,0 +1,40 @@
+// What the master knows of one worker: its state, and what its heartbeats said.
+
+import { HEARTBEAT_MS } from './messages.js';
+import type { RuntimeWorker } from './runtime/types.js';
+
+export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
+
+export interface Slot {
+  id: number;
+  worker: RuntimeWorker;
+  state: WorkerState;
+  startedAt: number;
+  lastBeat: number;
+  lagMs: number;
+  active: number;
+  served: number;
+  retiring: boolean;
+  /** Started before the last reload: to be replaced. */
+  stale: boolean;
+  /** Stopped accepting: no longer watches the listening socket. */
+  released: boolean;
+  slow: number;
+  timedOut: number;
+  oldest: { method: string; uri: string; ms: number } | undefined;
+}
+
+/** No heartbeat for this long: the worker's event loop is blocked. */
+const BLOCKED_MS = 5 * HEARTBEAT_MS;
+/** Timer drift beyond this: the worker's event loop is saturated. */
+const SATURATED_LAG_MS = 100;
+
+export function newSlot(id: number, worker: RuntimeWorker): Slot {
+  const now = Date.now();
+  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, oldest: undefined };
+}
+
+/** Busy means its event loop is blocked or saturated, not that it has requests (it has many). */
+export function isBusy(slot: Slot, now: number): boolean {
+  return now - slot.lastBeat > BLOCKED_MS || slot.lagMs > SATURATED_LAG_MS;
+}
