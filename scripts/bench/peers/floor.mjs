@@ -1,8 +1,8 @@
 // The floor: a minimal FastCGI responder under cluster that only finds record boundaries and
 // writes one canned reply per request. No params decoding, no HTTP semantics: the limit.
-import cluster from 'node:cluster';
 import fs from 'node:fs';
 import net from 'node:net';
+import { inWorker } from './cluster.mjs';
 
 const [socket, workers = '2'] = process.argv.slice(2);
 const body = 'Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\nHello, World!\n';
@@ -17,14 +17,7 @@ function reply(id) {
   return out;
 }
 
-if (cluster.isPrimary) {
-  fs.rmSync(socket, { force: true });
-  for (let i = 0; i < Number(workers); i++) cluster.fork();
-  process.on('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers)) w.kill();
-    process.exit(0);
-  });
-} else {
+if (inWorker(socket, workers)) {
   net.createServer((c) => {
     let pending = Buffer.alloc(0);
     c.on('data', (chunk) => {
