@@ -1,10 +1,11 @@
 // The programmatic API: run({ app, method, ... }) with the command line's options and checks.
 
+import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
 import { launchDaemon } from './daemon.js';
 import { workerEnvironment } from './environment.js';
-import { RunfcgiError, UsageError } from './errors.js';
+import { RunfcgiError } from './errors.js';
 import { createLogger, logDestination, type Logger } from './log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
 import { resolveOptions, type OptionInput, type Options } from './options.js';
@@ -57,9 +58,8 @@ export interface RunHooks {
 }
 
 export async function runResolved(options: Options, hooks: RunHooks = {}): Promise<void> {
-  if (options.protocol === 'scgi') {
-    throw new UsageError('protocol=scgi: not available in this version yet; use protocol=fcgi');
-  }
+  // A bad FCGI_WEB_SERVER_ADDRS stops the start here, not in every worker.
+  webServerCheck(process.env[WEB_SERVER_ADDRS]);
   if (options.daemonize && hooks.asDaemon !== true) return launchDaemon(options);
   // First of all, so that a signal that comes early is queued, not fatal.
   const signals = new SignalQueue(SIGNALS);

@@ -4,7 +4,8 @@ import type net from 'node:net';
 import type { RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
 import { FcgiConnection, type ConnectionOptions } from './fcgi/connection.js';
-import type { FcgiRequest } from './fcgi/request.js';
+import { ScgiConnection } from './scgi/connection.js';
+import type { GatewayRequest } from './adapter/types.js';
 import type { Logger } from './log.js';
 
 export interface Serving {
@@ -27,7 +28,10 @@ export interface Serving {
 }
 
 export interface ServeOptions {
+  protocol?: 'fcgi' | 'scgi';
   connection?: Partial<ConnectionOptions>;
+  /** FCGI_WEB_SERVER_ADDRS: TCP peers not allowed are closed at once. */
+  allowed?: ((address: string) => boolean) | undefined;
   /** Called once per request, after the handler was called. */
   onRequest?: () => void;
   /** Requests running longer are ended (timeout=); 0 = never. */
@@ -40,14 +44,17 @@ export interface ServeOptions {
 const TIMEOUT_RESPONSE = 'Status: 504 Gateway Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe application took too long to answer.\n';
 const CHECK_MS = 100;
 
-function describe(req: FcgiRequest): { method: string; uri: string } {
+/** A connection of either protocol: both emit 'request', 'protocolError' and 'close'. */
+type Connection = FcgiConnection | ScgiConnection;
+
+function describe(req: GatewayRequest): { method: string; uri: string } {
   return { method: req.params.REQUEST_METHOD ?? 'GET', uri: requestUrl(req.params) };
 }
 
 /** Times requests: logs the slow ones, ends those past the limit. Only exists when a limit is set. */
 class RequestClock {
-  readonly running = new Set<FcgiRequest>();
-  private readonly slowLogged = new WeakSet<FcgiRequest>();
+  readonly running = new Set<GatewayRequest>();
+  private readonly slowLogged = new WeakSet<GatewayRequest>();
   slow = 0;
   timedOut = 0;
 
@@ -86,7 +93,7 @@ class RequestClock {
   }
 
   oldest(): { method: string; uri: string; ms: number } | undefined {
-    let first: FcgiRequest | undefined;
+    let first: GatewayRequest | undefined;
     for (const req of this.running) {
       if (!req.ended && (first === undefined || req.startedAt < first.startedAt)) first = req;
     }
@@ -95,21 +102,29 @@ class RequestClock {
 }
 
 export function serve(server: net.Server, handler: RequestHandler, log: Logger, options: ServeOptions = {}): Serving {
-  const connections = new Set<FcgiConnection>();
+  const connections = new Set<Connection>();
   let accepted = 0;
   let stopping = false;
   const onRequest = options.onRequest;
   const timed = (options.timeoutMs ?? 0) > 0 || (options.slowMs ?? 0) > 0;
   const clock = timed ? new RequestClock(options.timeoutMs ?? 0, options.slowMs ?? 0, log) : undefined;
 
+  const allowed = options.allowed;
   server.on('connection', (socket: net.Socket) => {
     if (stopping) {
       socket.destroy();
       return;
     }
-    const connection = new FcgiConnection(socket, options.connection);
+    // A UNIX socket has no peer address: its file's permissions decide who connects.
+    const peer = socket.remoteAddress;
+    if (allowed !== undefined && peer !== undefined && !allowed(peer)) {
+      log.warn({ remote: peer }, 'connection refused: not in FCGI_WEB_SERVER_ADDRS');
+      socket.destroy();
+      return;
+    }
+    const connection: Connection = options.protocol === 'scgi' ? new ScgiConnection(socket, options.connection) : new FcgiConnection(socket, options.connection);
     connections.add(connection);
-    connection.on('request', (request: FcgiRequest) => {
+    connection.on('request', (request: GatewayRequest) => {
       accepted++;
       clock?.running.add(request);
       handler(request);

@@ -2,7 +2,7 @@
 
 import type { RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
-import type { FcgiRequest, RequestSink } from './fcgi/request.js';
+import type { GatewayRequest, RequestSink } from './adapter/types.js';
 
 export interface WorkerStatus {
   id: number;
@@ -81,7 +81,7 @@ export function renderOpenMetrics(s: PoolStatus): string {
 
 const ignoreInput: RequestSink = { stdin: () => {}, abort: () => {}, drain: () => {} };
 
-function answer(fcgi: FcgiRequest, status: string, type: string, body: string): void {
+function answer(fcgi: GatewayRequest, status: string, type: string, body: string): void {
   if (fcgi.ended) return;
   fcgi.write(`Status: ${status}\r\nContent-Type: ${type}\r\nCache-Control: no-cache, no-store, must-revalidate\r\n\r\n${fcgi.params.REQUEST_METHOD === 'HEAD' ? '' : body}`);
   fcgi.end(0);
@@ -96,7 +96,7 @@ export interface ManagementPaths {
 /** Answers the status and ping paths itself; everything else goes to the app. */
 export function withManagement(app: RequestHandler, paths: ManagementPaths, poolStatus: (full: boolean) => Promise<PoolStatus>): RequestHandler {
   if (paths.status === undefined && paths.ping === undefined) return app;
-  return (fcgi: FcgiRequest): void => {
+  return (fcgi: GatewayRequest): void => {
     const url = requestUrl(fcgi.params);
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);

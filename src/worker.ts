@@ -4,10 +4,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
+import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
 import { loadApp } from './adapter/load.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
-import type { FcgiRequest } from './fcgi/request.js';
+import type { GatewayRequest } from './adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
 import { createLogger, logDestination, type LogDestination, type Logger } from './log.js';
 import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
@@ -117,7 +118,7 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
   if (file === undefined) return { access: undefined, destination: undefined };
   const destination = logDestination(file);
   const log = pino({ base: { worker: init.id }, messageKey: 'msg' }, destination);
-  const access = (request: FcgiRequest, status: number): void => {
+  const access = (request: GatewayRequest, status: number): void => {
     const p = request.params;
     log.info({ method: p.REQUEST_METHOD ?? 'GET', uri: requestUrl(p), status, bytes: request.bytesOut, ms: Math.round((performance.now() - request.startedAt) * 100) / 100 }, 'request');
   };
@@ -156,6 +157,8 @@ async function main(): Promise<void> {
 
   let retiring = false;
   const serving: Serving = serve(server, handler, log, {
+    protocol: options.protocol,
+    allowed: webServerCheck(process.env[WEB_SERVER_ADDRS]),
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {

@@ -2,7 +2,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import { cgiRequest, requestOrigin } from '../cgi.js';
-import type { FcgiRequest, RequestSink } from '../fcgi/request.js';
+import type { GatewayRequest, RequestSink } from './types.js';
 import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';
 
 export interface FetchApp {
@@ -29,7 +29,7 @@ class FetchSink implements RequestSink {
   private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   private drained: (() => void) | null = null;
 
-  constructor(private readonly fcgi: FcgiRequest, withBody: boolean) {
+  constructor(private readonly fcgi: GatewayRequest, withBody: boolean) {
     if (!withBody) return;
     this.body = new ReadableStream<Uint8Array>(
       {
@@ -77,7 +77,7 @@ class FetchSink implements RequestSink {
 
 export function fetchHandler(app: FetchApp, options: AdapterOptions): RequestHandler {
   const { log, debug } = options;
-  return (fcgi: FcgiRequest): void => {
+  return (fcgi: GatewayRequest): void => {
     const params = fcgi.params;
     const cgi = cgiRequest(params);
     const hasBody = cgi.method !== 'GET' && cgi.method !== 'HEAD';
@@ -120,7 +120,7 @@ function pairs(flat: string[]): [string, string][] {
 }
 
 async function sendResponse(
-  fcgi: FcgiRequest,
+  fcgi: GatewayRequest,
   sink: FetchSink,
   response: Response,
   head: boolean,

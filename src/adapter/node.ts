@@ -4,7 +4,7 @@ import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { cgiRequest, hasNoBody } from '../cgi.js';
-import type { FcgiRequest } from '../fcgi/request.js';
+import type { GatewayRequest } from './types.js';
 import { FcgiSocket } from './socket.js';
 import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';
 
@@ -37,7 +37,7 @@ function noInterimResponses(): void {}
 
 export function nodeHandler(listener: RequestListener, options: AdapterOptions): RequestHandler {
   const { log, debug } = options;
-  return (fcgi: FcgiRequest): void => {
+  return (fcgi: GatewayRequest): void => {
     const cgi = cgiRequest(fcgi.params);
     const socket = new FcgiSocket(fcgi, cgi.remoteAddress, cgi.remotePort, cgi.https);
     const req = new IncomingMessage(socket as unknown as Socket);
@@ -126,9 +126,9 @@ class Info implements FcgiInfo {
   readonly requestId: number;
   readonly params: Record<string, string>;
   data?: Readable;
-  private readonly request: FcgiRequest;
+  private readonly request: GatewayRequest;
 
-  constructor(fcgi: FcgiRequest) {
+  constructor(fcgi: GatewayRequest) {
     this.request = fcgi;
     this.role = fcgi.role;
     this.requestId = fcgi.id;
@@ -140,7 +140,7 @@ class Info implements FcgiInfo {
   }
 }
 
-function fcgiInfo(fcgi: FcgiRequest, socket: FcgiSocket): FcgiInfo {
+function fcgiInfo(fcgi: GatewayRequest, socket: FcgiSocket): FcgiInfo {
   const info = new Info(fcgi);
   if (fcgi.role === 'FILTER') {
     // FCGI_DATA as a Readable; its backpressure pauses the connection like the body's.

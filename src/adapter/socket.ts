@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { FcgiRequest, RequestSink } from '../fcgi/request.js';
+import type { GatewayRequest, RequestSink } from './types.js';
 
 /**
  * OutgoingMessage keeps "needs drain" behind a symbol that only Node's own
@@ -37,10 +37,10 @@ export function cgiHead(head: string): string {
  * abort by the web server destroys it as a lost client connection would.
  */
 export class FcgiSocket extends EventEmitter implements RequestSink {
-  readonly fcgi: FcgiRequest;
+  readonly fcgi: GatewayRequest;
   req: IncomingMessage | null = null;
   /** accesslog=: told about each response as it ends. */
-  access: ((request: FcgiRequest, status: number) => void) | undefined = undefined;
+  access: ((request: GatewayRequest, status: number) => void) | undefined = undefined;
   /** FILTER role only: where FCGI_DATA goes (req.fcgi.data). */
   filterData: Readable | null = null;
   /** Set by ServerResponse.assignSocket(). */
@@ -62,7 +62,7 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
   readonly encrypted: boolean | undefined;
   private headSent = false;
 
-  constructor(fcgi: FcgiRequest, remoteAddress: string | undefined, remotePort: number | undefined, https: boolean) {
+  constructor(fcgi: GatewayRequest, remoteAddress: string | undefined, remotePort: number | undefined, https: boolean) {
     super();
     this.fcgi = fcgi;
     this.remoteAddress = remoteAddress;
