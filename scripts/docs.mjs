@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { optionsMarkdown } from '../dist/options.js';
 
-const FENCE = { conf: 'apache', js: 'js', fcgi: 'sh', sh: 'bash', htaccess: 'apache' };
+const FENCE = { conf: 'apache', js: 'js', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
 
 function fenced(file) {
   const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
