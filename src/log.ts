@@ -31,14 +31,46 @@ export function prettyLine(line: string): string {
  * logged just before exit is not lost). On a terminal, lines are made readable.
  */
 export function logDestination(file?: string): LogDestination {
-  if (file !== undefined && file !== '-' && file !== '/dev/null') {
-    return pino.destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination;
-  }
+  if (file !== undefined && file !== '-' && file !== '/dev/null') return survivingFile(file);
   const stderr = pino.destination({ fd: 2, sync: true }) as unknown as LogDestination;
   if (!process.stderr.isTTY) return stderr;
   return {
     write: (line: string) => stderr.write(prettyLine(line)),
     reopen: () => {},
+  } as LogDestination;
+}
+
+/**
+ * A log file whose failed writes (a full disk, a file gone) lose that line,
+ * not the server: pino's synchronous destination throws from log.info().
+ * The first failure is said once on standard error.
+ */
+function survivingFile(file: string): LogDestination {
+  const destination = pino.destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination;
+  let failing = false;
+  return {
+    write(line: string) {
+      try {
+        destination.write(line);
+        failing = false;
+      } catch (error) {
+        if (!failing) {
+          failing = true;
+          try {
+            process.stderr.write(`runfcgi: cannot write to ${file} (${(error as NodeJS.ErrnoException).code ?? error}): log lines are lost until it can be written again\n`);
+          } catch {
+            // standard error is gone too
+          }
+        }
+      }
+    },
+    reopen() {
+      try {
+        destination.reopen();
+      } catch {
+        // the next write says so
+      }
+    },
   } as LogDestination;
 }
 

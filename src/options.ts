@@ -43,6 +43,12 @@ export interface Options {
   socketgroup: string | undefined;
   user: string | undefined;
   group: string | undefined;
+  maxparamsbytes: number;
+  maxparams: number;
+  maxconns: number;
+  maxreqs: number;
+  idletimeout: number;
+  readtimeout: number;
   /** Variables for the workers' environment: a value, or null to pass runfcgi's own. */
   env: Record<string, string | null>;
   /** Where runfcgi was started: package names in app= resolve from here. Not an option. */
@@ -188,6 +194,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'socketgroup', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
   { name: 'user', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
   { name: 'group', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
+  { name: 'maxparamsbytes', defaultText: '1048576', help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
+  { name: 'maxparams', defaultText: '1000', help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
+  { name: 'maxconns', defaultText: '1024', help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
+  { name: 'maxreqs', defaultText: '1024', help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
+  { name: 'idletimeout', defaultText: '300', help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'readtimeout', defaultText: '60', help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
   { name: 'env', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
 ];
 
@@ -306,6 +318,12 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     user: g.user,
     group: g.group,
     env: g.env ?? {},
+    maxparamsbytes: g.maxparamsbytes ?? 1024 * 1024,
+    maxparams: g.maxparams ?? 1000,
+    maxconns: g.maxconns ?? 1024,
+    maxreqs: g.maxreqs ?? 1024,
+    idletimeout: g.idletimeout ?? 300,
+    readtimeout: g.readtimeout ?? 60,
     cwd,
   };
 }

@@ -38,6 +38,28 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Requests running longer are logged and counted as slow (slowlog=); 0 = never. */
   slowMs?: number;
+  /** Connections open at once (maxconns=); more are closed at once. */
+  maxConns?: number;
+  /** An idle connection is closed after this (idletimeout=); 0 = never. */
+  idleMs?: number;
+  /** A connection that stops sending mid-request is ended after this (readtimeout=); 0 = never. */
+  readMs?: number;
+}
+
+const SWEEP_MS = 1000;
+
+/** idletimeout= and readtimeout=: the connections that sit idle, or send too slowly (slowloris). */
+function sweep(connections: Set<Connection>, idleMs: number, readMs: number, log: Logger): void {
+  const now = performance.now();
+  for (const c of connections) {
+    const quiet = now - c.lastInput;
+    if (readMs > 0 && quiet > readMs && c.waitingForInput()) {
+      log.warn({ seconds: Math.round(quiet / 1000) }, 'the web server stopped sending in the middle of a request: ending it (readtimeout=)');
+      c.timeOutInput();
+    } else if (idleMs > 0 && quiet > idleMs && c.activeRequests === 0 && !c.waitingForInput()) {
+      c.close();
+    }
+  }
 }
 
 /** What the web server gets for a request that ran out of time before it answered. */
@@ -110,8 +132,17 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
   const clock = timed ? new RequestClock(options.timeoutMs ?? 0, options.slowMs ?? 0, log) : undefined;
 
   const allowed = options.allowed;
+  const maxConns = options.maxConns ?? Infinity;
+  const idleMs = options.idleMs ?? 0;
+  const readMs = options.readMs ?? 0;
+  if (idleMs > 0 || readMs > 0) setInterval(() => sweep(connections, idleMs, readMs, log), SWEEP_MS).unref();
   server.on('connection', (socket: net.Socket) => {
     if (stopping) {
+      socket.destroy();
+      return;
+    }
+    if (connections.size >= maxConns) {
+      log.warn({ connections: connections.size }, 'connection refused: maxconns reached');
       socket.destroy();
       return;
     }
@@ -133,6 +164,7 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     connection.on('protocolError', (error: Error) => {
       log.warn({ remote: socket.remoteAddress, err: error.message }, 'closing connection after malformed input');
     });
+    connection.on('limit', (why: string) => log.warn({ remote: socket.remoteAddress, why }, 'request refused over a limit'));
     connection.on('close', () => connections.delete(connection));
   });
 

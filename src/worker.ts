@@ -140,6 +140,9 @@ async function main(): Promise<void> {
     process.title = `runfcgi: worker ${init.id}`;
     process.on('disconnect', () => process.exit(0));
     watchMaster();
+    // Ctrl+C reaches the whole process group, systemd may signal the whole
+    // cgroup: the master decides how workers stop (or its loss ends them).
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
   }
   const { options } = init;
   const logs = logDestination(options.errlog);
@@ -159,6 +162,10 @@ async function main(): Promise<void> {
   const serving: Serving = serve(server, handler, log, {
     protocol: options.protocol,
     allowed: webServerCheck(process.env[WEB_SERVER_ADDRS]),
+    connection: { maxConns: options.maxconns, maxReqs: options.maxreqs, maxParamsBytes: options.maxparamsbytes, maxParams: options.maxparams },
+    maxConns: options.maxconns,
+    idleMs: options.idletimeout * 1000,
+    readMs: options.readtimeout * 1000,
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {

@@ -4,6 +4,7 @@ import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { cgiRequest, hasNoBody } from '../cgi.js';
+import type { Logger } from '../log.js';
 import type { GatewayRequest } from './types.js';
 import { FcgiSocket } from './socket.js';
 import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';
@@ -37,6 +38,7 @@ function noInterimResponses(): void {}
 
 export function nodeHandler(listener: RequestListener, options: AdapterOptions): RequestHandler {
   const { log, debug } = options;
+  lateErrorLog = log;
   return (fcgi: GatewayRequest): void => {
     const cgi = cgiRequest(fcgi.params);
     const socket = new FcgiSocket(fcgi, cgi.remoteAddress, cgi.remotePort, cgi.https);
@@ -96,6 +98,16 @@ function onResponseEnd(this: ServerResponse): void {
     req.push(null);
   }
   this.once('finish', onResponseFinish);
+  // A write after end makes Node emit 'error' on the response: unheard, it
+  // would end the worker and every request in it. The response is complete.
+  this.on('error', onLateError);
+}
+
+/** The logger of the app this worker serves (one app per worker), for errors after a response ended. */
+let lateErrorLog: Logger | undefined;
+
+function onLateError(this: ServerResponse, error: Error): void {
+  lateErrorLog?.warn({ err: error.message, method: this.req.method, url: this.req.url }, 'the app used the response after it ended');
 }
 
 function onResponseFinish(this: ServerResponse): void {

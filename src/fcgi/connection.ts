@@ -37,15 +37,23 @@ export interface ConnectionOptions {
   maxConns: number;
   /** Requests at once on this connection (FCGI_MAX_REQS); more get FCGI_OVERLOADED. */
   maxReqs: number;
-  /** Bytes of PARAMS one request may send; more closes the connection. */
+  /** Bytes of PARAMS one request may send; more gets that request a 431. */
   maxParamsBytes: number;
+  /** Params one request may send; more gets that request a 431. */
+  maxParams: number;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   maxConns: 1024,
   maxReqs: 1024,
   maxParamsBytes: 1024 * 1024,
+  maxParams: 1000,
 };
+
+/** A request refused over a limit while an answer is still possible. */
+function limitResponse(status: string, text: string): string {
+  return `Status: ${status}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${text}\n`;
+}
 
 /**
  * On a graceful close, how long a connection that has not carried a request
@@ -60,6 +68,7 @@ const FIRST_REQUEST_GRACE_MS = 2000;
  * response records. Emits:
  * - 'request' (FcgiRequest) once a request's params are complete;
  * - 'protocolError' (ProtocolError) before it destroys the socket over bad input;
+ * - 'limit' (message) when a request is refused over a limit (the connection carries on);
  * - 'close' when the transport is gone and every request has been aborted or ended.
  */
 export class FcgiConnection extends EventEmitter {
@@ -117,7 +126,11 @@ export class FcgiConnection extends EventEmitter {
     this.socket.end();
   }
 
+  /** performance.now() of the last bytes received (idletimeout=, readtimeout=). */
+  lastInput = performance.now();
+
   private readonly onData = (chunk: Buffer): void => {
+    this.lastInput = performance.now();
     try {
       this.parser.push(chunk);
     } catch (err) {
@@ -209,9 +222,8 @@ export class FcgiConnection extends EventEmitter {
     if (content.length > 0) {
       req.paramBytes += content.length;
       if (req.paramBytes > this.options.maxParamsBytes) {
-        throw new ProtocolError(
-          `params of request ${id} exceed the limit of ${this.options.maxParamsBytes} bytes`,
-        );
+        this.refuse(req, '431 Request Header Fields Too Large', `params of request ${id} exceed ${this.options.maxParamsBytes} bytes (maxparamsbytes=)`);
+        return;
       }
       req.paramChunks.push(content);
       return;
@@ -221,9 +233,58 @@ export class FcgiConnection extends EventEmitter {
     // A pair may straddle two PARAMS records: decode the stream as a whole.
     const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     req.params = decodeParams(all);
+    let count = 0;
+    for (const _ in req.params) count++;
+    if (count > this.options.maxParams) {
+      this.refuse(req, '431 Request Header Fields Too Large', `request ${id} sent ${count} params, more than ${this.options.maxParams} (maxparams=)`);
+      return;
+    }
     req.state = 'input';
     req.startedAt = performance.now();
     this.emit('request', req);
+  }
+
+  /**
+   * Answers a request over a limit and forgets it: the rest of its records
+   * are then those of an inactive id, which the spec says to ignore.
+   */
+  private refuse(req: FcgiRequest, status: string, why: string): void {
+    this.emit('limit', why);
+    req.state = 'output';
+    this.writeStream(req, limitResponse(status, why), 'latin1', false);
+    this.endRequest(req, 0);
+  }
+
+  /** Time limits (readtimeout=): what this connection still owes us. */
+  waitingForInput(): boolean {
+    if (this.parser.pendingBytes > 0) return true;
+    for (const req of this.requests.values()) if (req.state === 'params' || req.state === 'input') return true;
+    return false;
+  }
+
+  /**
+   * readtimeout=: the web server stopped sending in the middle of a
+   * request. Those requests get a 408 where nothing was answered yet, and
+   * the connection is closed.
+   */
+  timeOutInput(): void {
+    for (const req of [...this.requests.values()]) {
+      if (req.state === 'params') {
+        this.endRequest(req, 0);
+      } else if (req.state === 'input') {
+        const sink = req.sink;
+        if (req.bytesOut === 0) {
+          this.writeStream(req, limitResponse('408 Request Timeout', 'the request was not sent in time (readtimeout=)'), 'latin1', false);
+          this.endRequest(req, 0);
+        } else {
+          this.failRequest(req);
+        }
+        sink?.abort(new Error('fcgi: request input timed out'));
+      }
+    }
+    this.writer.flush();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
   private inputRequest(id: number, what: string): FcgiRequest | undefined {

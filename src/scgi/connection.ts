@@ -116,7 +116,29 @@ export class ScgiConnection extends EventEmitter {
     this.socket.destroy();
   }
 
+  /** performance.now() of the last bytes received (idletimeout=, readtimeout=). */
+  lastInput = performance.now();
+
+  /** The request is not complete yet. */
+  waitingForInput(): boolean {
+    return this.state === 'headers' || this.state === 'body' || (this.state === 'length' && this.lengthText !== '');
+  }
+
+  /** readtimeout=: a 408 if the request began and nothing was answered; then the connection goes. */
+  timeOutInput(): void {
+    const request = this.request;
+    if (request !== null && !request.ended && request.bytesOut === 0) {
+      const sink = request.sink;
+      request.write('Status: 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nthe request was not sent in time (readtimeout=)\n');
+      request.end();
+      sink?.abort(new Error('scgi: request input timed out'));
+      return;
+    }
+    this.socket.destroy();
+  }
+
   private readonly onData = (chunk: Buffer): void => {
+    this.lastInput = performance.now();
     try {
       this.consume(chunk);
     } catch (error) {

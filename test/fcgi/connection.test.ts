@@ -216,7 +216,6 @@ describe('FastCGI connection', () => {
       ['PARAMS after the params ended', Buffer.concat([begin(1), params(1, {}), encodeRecord(C.FCGI_PARAMS, 1, Buffer.from([1, 1, 65, 66]))])],
       ['garbage name-value pairs', Buffer.concat([begin(1), encodeRecord(C.FCGI_PARAMS, 1, Buffer.from([50, 50, 1])), encodeRecord(C.FCGI_PARAMS, 1)])],
       ['a record type the application never receives', encodeRecord(C.FCGI_STDOUT, 1, Buffer.from('x'))],
-      ['params beyond the size limit', Buffer.concat([begin(1), encodeRecord(C.FCGI_PARAMS, 1, Buffer.alloc(2000))])],
     ])('%s', async (_what, bytes) => {
       const bad = echoConnection({ maxParamsBytes: 1000 });
       const good = echoConnection({ maxParamsBytes: 1000 });
@@ -238,6 +237,22 @@ describe('FastCGI connection', () => {
       expect(errors[0]!.message).toMatch(/ended inside a record/);
       expect(socket.destroyed).toBe(true);
     });
+  });
+
+  it.each([
+    ['bytes', { maxParamsBytes: 1000 }, params(1, { BIG: 'x'.repeat(2000) })],
+    ['count', { maxParams: 10 }, params(1, Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`P${i}`, 'v'])))],
+  ])('answers 431 to a request over the params limit (%s), ignores the rest of it, and serves the next', async (_what, limits, paramRecords) => {
+    const { socket, connection, errors } = echoConnection(limits);
+    const limited: string[] = [];
+    connection.on('limit', (why: string) => limited.push(why));
+    socket.push(Buffer.concat([begin(1), paramRecords, stdin(1, 'ignored body'), request(2, { A: '1' }, 'next')]));
+    await settle();
+    expect(errors).toEqual([]);
+    expect(limited).toHaveLength(1);
+    expect(socket.stdout(1).toString()).toMatch(/^Status: 431 Request Header Fields Too Large\r\n/);
+    expect(socket.stdout(2).toString()).toBe('2:next');
+    expect(socket.destroyed).toBe(false);
   });
 
   it('a graceful close ends an idle kept-alive connection at once', async () => {

@@ -1,0 +1,74 @@
+// Property-based tests (fast-check): round trips, any split, any garbage.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ProtocolError, decodeParams, encodeParams, encodeRecord } from '../../src/fcgi/codec.js';
+import { FcgiConnection } from '../../src/fcgi/connection.js';
+import { RecordParser } from '../../src/fcgi/parser.js';
+import { MemorySocket } from '../helpers/memory-socket.js';
+
+const latin1 = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 300 });
+const record = fc.record({
+  type: fc.integer({ min: 1, max: 255 }),
+  id: fc.integer({ min: 0, max: 65535 }),
+  content: fc.uint8Array({ maxLength: 2000 }),
+  pad: fc.boolean(),
+});
+
+/** Cuts `bytes` at the given offsets. */
+function split(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let last = 0;
+  for (const p of points) {
+    out.push(bytes.subarray(last, p));
+    last = p;
+  }
+  out.push(bytes.subarray(last));
+  return out;
+}
+
+describe('codec and parser properties', () => {
+  it('name-value pairs round-trip, whatever the bytes and lengths', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.tuple(latin1, latin1), { selector: ([k]) => k, maxLength: 40 }), (pairs) => {
+      const decoded = decodeParams(encodeParams(pairs));
+      expect({ ...decoded }).toEqual(Object.fromEntries(pairs));
+    }), { numRuns: 500 });
+  });
+
+  it('a stream of records parses to the same records, however it is split', () => {
+    fc.assert(fc.property(fc.array(record, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (records, cuts) => {
+      const stream = Buffer.concat(records.map((r) => encodeRecord(r.type, r.id, r.content, r.pad)));
+      const seen: [number, number, string][] = [];
+      const parser = new RecordParser((type, id, content) => seen.push([type, id, content.toString('hex')]));
+      for (const chunk of split(stream, cuts)) parser.push(chunk);
+      expect(parser.pendingBytes).toBe(0);
+      expect(seen).toEqual(records.map((r) => [r.type, r.id, Buffer.from(r.content).toString('hex')]));
+    }), { numRuns: 500 });
+  });
+
+  it('garbage makes the parser throw ProtocolError or wait for more, never anything else', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), fc.array(fc.nat(), { maxLength: 10 }), (bytes, cuts) => {
+      const parser = new RecordParser(() => {});
+      try {
+        for (const chunk of split(Buffer.from(bytes), cuts)) parser.push(chunk);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ProtocolError);
+      }
+    }));
+  });
+
+  it('garbage on a connection ends at worst in a closed connection, never in an exception', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(record.map((r) => encodeRecord(r.type, r.id, r.content, r.pad)), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b))), { maxLength: 30 }), (parts) => {
+      const socket = new MemorySocket();
+      const connection = new FcgiConnection(socket, { maxParamsBytes: 4096 });
+      connection.on('request', (req) => {
+        req.attach({ stdin: () => {}, abort: () => {}, drain: () => {} });
+        req.write('Status: 200 OK\r\n\r\nok');
+        req.end(0);
+      });
+      connection.on('protocolError', () => {});
+      for (const p of parts) socket.emit('data', p);
+    }));
+  });
+});

@@ -1,0 +1,164 @@
+// Hardening: a hostile or confused peer, slow senders, limits, and app faults lose nothing else.
+
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeRecord } from '../../src/fcgi/codec.js';
+import { cgiFcgi } from '../helpers/cgi-fcgi.js';
+import { begin, params, request } from '../helpers/fcgi-records.js';
+import { waitFor } from '../helpers/load.js';
+import { FIXTURES, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+
+const ECHO = path.join(FIXTURES, 'echo-body.mjs');
+
+function workerPids(s: Started): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(s.child.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const fdCount = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).length;
+const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+/** Sends bytes on a new connection and resolves once the server has closed it (or after waitMs). */
+function send(sock: string, bytes: Buffer, waitMs = 2000): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const c = net.connect(sock, () => c.end(bytes));
+    c.on('data', (d: Buffer) => out.push(d));
+    c.on('error', () => {});
+    const timer = setTimeout(() => c.destroy(), waitMs);
+    c.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(out));
+    });
+  });
+}
+
+/** A deterministic generator, so a failing run can be repeated. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+describe('hardening', () => {
+  let dir: string;
+  let sock: string;
+  let server: Started | undefined;
+  beforeAll(() => {
+    dir = tempDir();
+    sock = path.join(dir, 'app.sock');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  async function boot(...args: string[]): Promise<Started> {
+    server = start([`app=${ECHO}`, `socket=${sock}`, 'umask=000', 'minspare=1', 'maxspare=1', ...args]);
+    await waitForListen(sock);
+    return server;
+  }
+
+  it('survives a fuzz run of random and mutated record streams without leaking memory or descriptors, then answers', async () => {
+    const s = await boot();
+    const valid = request(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/', CONTENT_LENGTH: '5' }, 'hello', false);
+    expect((await send(sock, valid)).toString('latin1')).toContain('hello');
+    const [worker] = workerPids(s);
+    const fdsBefore = fdCount(worker!);
+    const rssBefore = rssMb(worker!);
+    const random = rng(Number(process.env.FUZZ_SEED ?? 42));
+    const runs = Number(process.env.FUZZ_RUNS ?? 1500);
+    const batch: Promise<Buffer>[] = [];
+    for (let i = 0; i < runs; i++) {
+      let bytes: Buffer;
+      const kind = random();
+      if (kind < 0.3) {
+        bytes = randomBytes(Math.floor(random() * 512));
+      } else {
+        // A valid request with a few bytes flipped, cut short, or duplicated.
+        bytes = Buffer.from(valid);
+        const flips = 1 + Math.floor(random() * 4);
+        for (let f = 0; f < flips; f++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+        if (kind > 0.8) bytes = bytes.subarray(0, Math.floor(random() * bytes.length));
+        if (kind > 0.9) bytes = Buffer.concat([bytes, bytes]);
+      }
+      batch.push(send(sock, bytes, 300));
+      if (batch.length === 50) await Promise.all(batch.splice(0));
+    }
+    await Promise.all(batch);
+    expect(s.child.exitCode).toBe(null);
+    expect(workerPids(s)).toEqual([worker]);
+    expect((await send(sock, valid)).toString('latin1')).toContain('hello');
+    await waitFor(() => fdCount(worker!) <= fdsBefore + 2, 10_000, `descriptors back near ${fdsBefore}`);
+    expect(rssMb(worker!) - rssBefore).toBeLessThan(60);
+  });
+
+  it('readtimeout= answers 408 to a request whose body stops coming', async () => {
+    await boot('readtimeout=1');
+    const c = net.connect(sock);
+    const out: Buffer[] = [];
+    c.on('data', (d: Buffer) => out.push(d));
+    c.write(Buffer.concat([begin(1), params(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/whole', CONTENT_LENGTH: '100' }), encodeRecord(5, 1, Buffer.from('only part'))]));
+    await new Promise((r) => c.once('close', r));
+    expect(Buffer.concat(out).toString('latin1')).toContain('Status: 408 Request Timeout');
+  });
+
+  it('maxconns= closes connections beyond the limit at once, with a log line', async () => {
+    const s = await boot('maxconns=3');
+    const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<net.Socket>((r) => {
+      const c = net.connect(sock, () => r(c));
+      c.on('error', () => {});
+    })));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await send(sock, request(1, { REQUEST_URI: '/' }, '', false), 1000)).length).toBe(0);
+    await waitFor(() => s.output().includes('maxconns reached'), 5000, 'the log line');
+    for (const c of held) c.destroy();
+    await waitFor(async () => (await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1' }, 'x', false))).toString('latin1').includes('x'), 5000, 'served again');
+  });
+
+  it('idletimeout= closes a connection that stays idle', async () => {
+    await boot('idletimeout=1');
+    const c = net.connect(sock);
+    c.on('error', () => {});
+    const t0 = Date.now();
+    await new Promise((r) => c.once('close', r));
+    expect(Date.now() - t0).toBeGreaterThan(800);
+    expect(Date.now() - t0).toBeLessThan(6000);
+  });
+
+  it('an app that writes after ending its response loses nothing: logged, no worker lost', async () => {
+    const s = await boot();
+    for (let i = 0; i < 3; i++) expect((await cgiFcgi(sock, { REQUEST_URI: '/after-end' })).body.toString()).toBe('done\n');
+    await waitFor(() => s.output().includes('the app used the response after it ended'), 5000, 'the log line');
+    expect(s.output()).not.toContain('worker died');
+  });
+
+  it('a full disk for the logs loses log lines, not requests', async () => {
+    await boot('errlog=/dev/full', 'accesslog=/dev/full');
+    const r = await cgiFcgi(sock, { REQUEST_METHOD: 'POST', REQUEST_URI: '/', CONTENT_LENGTH: '3' }, Buffer.from('abc'));
+    expect(r.body.toString()).toBe('abc');
+  });
+
+  it('a pidfile whose directory disappears does not spoil the stop', async () => {
+    const piddir = path.join(dir, 'run');
+    fs.mkdirSync(piddir);
+    const s = await boot(`pidfile=${piddir}/app.pid`);
+    await waitFor(() => fs.existsSync(`${piddir}/app.pid`), 5000, 'the pidfile');
+    fs.rmSync(piddir, { recursive: true });
+    expect(await s.stop()).toBe(0);
+    server = undefined;
+  });
+
+});
