@@ -46,6 +46,15 @@ describe('command line', () => {
     [['user=no body'], /^runfcgi: user=no body: expected a user or group name/],
     [['group=www-data'], /^runfcgi: group=www-data needs user= as well/],
     [['env=1BAD=x'], /^runfcgi: env=1BAD=x: expected NAME=VALUE/],
+    [['graceperiod=long'], /^runfcgi: graceperiod=long: expected a whole number from 0 to 86400/],
+    [['maxparamsbytes=10'], /^runfcgi: maxparamsbytes=10: expected a whole number from 1024 to 67108864/],
+    [['maxparams=5'], /^runfcgi: maxparams=5: expected a whole number from 10 to 100000/],
+    [['maxconns=0'], /^runfcgi: maxconns=0: expected a whole number from 1 to 1000000/],
+    [['maxreqs=70000'], /^runfcgi: maxreqs=70000: expected a whole number from 1 to 65535/],
+    [['idletimeout=-5'], /^runfcgi: idletimeout=-5: expected a whole number from 0 to 86400/],
+    [['readtimeout=1.5'], /^runfcgi: readtimeout=1.5: expected a whole number from 0 to 86400/],
+    [['socket=/tmp/x.sock', 'socketowner=no body'], /^runfcgi: socketowner=no body: expected a user or group name/],
+    [['accesslog='], /^runfcgi: accesslog=: expected a file path/],
   ])('%j is refused with one clear line and exit 2', (args, message) => {
     const r = runSync(args);
     expect(r.code).toBe(2);
