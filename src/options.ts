@@ -127,11 +127,15 @@ function socketPath(text: string, cwd: string): string {
   return resolved;
 }
 
+/** app=./app.js, /srv/app.mjs, app.js: a file; anything else names a package. */
+export function isModulePath(spec: string): boolean {
+  return spec.startsWith('.') || path.isAbsolute(spec) || /\.(c|m)?[jt]sx?$/.test(spec);
+}
+
 /** A file path is resolved now (the daemon changes directory); a package name stays a name. */
 function appModule(text: string, cwd: string): string {
   if (text === '') throw new Invalid('expected a module path or package name');
-  const isPath = text.startsWith('.') || path.isAbsolute(text) || /\.(c|m)?[jt]sx?$/.test(text);
-  return isPath ? path.resolve(cwd, text) : text;
+  return isModulePath(text) ? path.resolve(cwd, text) : text;
 }
 
 /** A URL path such as /status: what the web server sends as REQUEST_URI. */

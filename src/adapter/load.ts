@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
+import { isModulePath } from '../options.js';
 import { fetchHandler, type FetchApp } from './fetch.js';
 import { nodeHandler } from './node.js';
 import type { AdapterOptions, RequestHandler } from './types.js';
@@ -12,7 +13,7 @@ import { welcome } from './welcome.js';
 
 /** A path (./app.js, /srv/app.mjs) or a package name, resolved from `cwd`. */
 function resolveModule(spec: string, cwd: string): string {
-  if (spec.startsWith('.') || path.isAbsolute(spec) || /\.(c|m)?[jt]sx?$/.test(spec)) {
+  if (isModulePath(spec)) {
     return pathToFileURL(path.resolve(cwd, spec)).href;
   }
   try {

@@ -318,11 +318,7 @@ export class FcgiConnection extends EventEmitter {
 
   private onAbortRequest(id: number): void {
     const req = this.requests.get(id);
-    if (req === undefined) return;
-    const sink = req.sink;
-    // END_REQUEST first, so whatever the application still writes is dropped.
-    this.endRequest(req, 0);
-    sink?.abort(new Error('fcgi: request aborted by web server'));
+    if (req !== undefined) this.abortRequest(req, 'fcgi: request aborted by web server');
   }
 
   /** Writes STDOUT or STDERR records; false asks the caller to wait for drain(). */
@@ -401,6 +397,7 @@ export class FcgiConnection extends EventEmitter {
 
   private abortRequest(req: FcgiRequest, message: string): void {
     const sink = req.sink;
+    // END_REQUEST first, so whatever the application still writes is dropped.
     this.endRequest(req, 0);
     sink?.abort(new Error(message));
   }

@@ -25,6 +25,24 @@ export async function startNginx(dir: string, server: string, http = ''): Promis
   }`);
 }
 
+/** A location's lines passing requests to the `app` upstream over kept-alive connections. */
+export const FASTCGI_TO_APP = 'include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on;';
+
+/**
+ * nginx in front of runfcgi at `target` (unix:/path or host:port): every
+ * request goes to it over kept-alive connections. `location` adds lines to
+ * location /, `server` adds locations of its own. max_fails=0: a test that
+ * stops runfcgi must not leave nginx counting the upstream as down for the next.
+ */
+export function nginxInFront(dir: string, target: string, extra: { location?: string; server?: string } = {}): Promise<Nginx> {
+  return startNginx(
+    dir,
+    `location / { ${FASTCGI_TO_APP} ${extra.location ?? ''} }
+    ${extra.server ?? ''}`,
+    `upstream app { server ${target} max_fails=0; keepalive 16; }`,
+  );
+}
+
 /**
  * nginx with `http(port)` as the inside of its http block. `include
  * fastcgi_params` and `scgi_params` find Debian's copies beside the config.

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, freePort, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const MB10 = 10 * 1024 * 1024;
@@ -81,12 +81,7 @@ describe.each(apps)('%s', (_name, fixture) => {
     describe.runIf(need('nginx'))('behind nginx (fastcgi_keep_conn, upstream keepalive)', () => {
       let nginx: Nginx;
       beforeAll(async () => {
-        nginx = await startNginx(dir, `
-          location / {
-            include /etc/nginx/fastcgi_params;
-            fastcgi_pass app;
-            fastcgi_keep_conn on;
-          }`, `upstream app { server ${upstream} max_fails=0; keepalive 16; }`);
+        nginx = await nginxInFront(dir, upstream);
       });
       afterAll(async () => {
         await nginx?.stop();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { keepLoading, waitFor } from '../helpers/load.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { BIN, FIXTURES, ROOT, freePort, need, runSync, tempDir } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -203,8 +203,7 @@ describe.runIf(need('nginx'))('the restart script', () => {
     fs.copyFileSync(CONTROL, path.join(d, 'app.mjs'));
     fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
     fs.symlinkSync(BIN, path.join(d, 'node_modules/.bin/runfcgi'));
-    nginx = await startNginx(d, `location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }`,
-      `upstream app { server unix:${d}/mysite.sock max_fails=0; keepalive 16; }`);
+    nginx = await nginxInFront(d, `unix:${d}/mysite.sock`);
   });
   afterAll(async () => {
     await nginx?.stop();

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { FASTCGI_TO_APP, nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 type Feature =
@@ -80,13 +80,7 @@ describe.runIf(need('nginx'))('frameworks behind nginx and runfcgi', () => {
       await waitForListen(socket).catch((error: Error) => {
         throw new Error(`${error.message}; runfcgi said:\n${server.output()}`);
       });
-      const pass = 'include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on;';
-      nginx = await startNginx(
-        dir,
-        `location / { ${pass} }
-         location /secure/ { ${pass} fastcgi_param HTTPS on; }`,
-        `upstream app { server unix:${socket} max_fails=0; keepalive 16; }`,
-      );
+      nginx = await nginxInFront(dir, `unix:${socket}`, { server: `location /secure/ { ${FASTCGI_TO_APP} fastcgi_param HTTPS on; }` });
     });
 
     afterAll(async () => {

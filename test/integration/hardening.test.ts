@@ -11,7 +11,7 @@ import { encodeRecord } from '../../src/fcgi/codec.js';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { begin, params, request } from '../helpers/fcgi-records.js';
 import { waitFor } from '../helpers/load.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const ECHO = path.join(FIXTURES, 'echo-body.mjs');
@@ -175,7 +175,7 @@ describe.runIf(need('nginx'))('nothing lost through nginx', () => {
     sock = path.join(dir, 'app.sock');
     server = start([`app=${ECHO}`, `socket=${sock}`, 'umask=000']);
     await waitForListen(sock);
-    nginx = await startNginx(dir, 'location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; fastcgi_request_buffering off; }', `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
+    nginx = await nginxInFront(dir, `unix:${sock}`, { location: 'fastcgi_request_buffering off;' });
   });
   afterAll(async () => {
     await nginx?.stop();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { keepLoading, waitFor } from '../helpers/load.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -26,8 +26,7 @@ describe.runIf(need('nginx'))('operations', () => {
   beforeAll(async () => {
     dir = tempDir();
     sock = path.join(dir, 'app.sock');
-    nginx = await startNginx(dir, 'location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; fastcgi_read_timeout 30s; }',
-      `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
+    nginx = await nginxInFront(dir, `unix:${sock}`, { location: 'fastcgi_read_timeout 30s;' });
   });
   afterAll(async () => {
     await nginx?.stop();

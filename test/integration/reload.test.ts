@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepLoading, waitFor } from '../helpers/load.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const hasNginx = need('nginx');
@@ -22,7 +22,7 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('reload, method=
   beforeAll(async () => {
     dir = tempDir();
     sock = path.join(dir, 'app.sock');
-    nginx = await startNginx(dir, 'location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }', `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
+    nginx = await nginxInFront(dir, `unix:${sock}`);
   });
   afterAll(async () => {
     await nginx?.stop();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { isAlive, load, waitFor } from '../helpers/load.js';
-import { startNginx, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -39,10 +39,8 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
     dir = tempDir();
     sock = path.join(dir, 'app.sock');
     if (hasNginx) {
-      nginx = await startNginx(dir, `
-        location / { include /etc/nginx/fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }
-        location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:${sock}; }`,
-        `upstream app { server unix:${sock} max_fails=0; keepalive 16; }`);
+      // /fresh/: a new connection per request, straight to the socket.
+      nginx = await nginxInFront(dir, `unix:${sock}`, { server: `location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass unix:${sock}; }` });
     }
   });
   afterAll(async () => {
