@@ -209,7 +209,8 @@ describe.runIf(need('nginx'))('nothing lost through nginx', () => {
 
   it('random body sizes (0 B to 8 MB), random pieces, random client aborts: every answer exact, no descriptor left', async () => {
     const random = rng(7);
-    const before = workerPids(server).map(fdCount);
+    // By pid: the pool may grow and shrink under load; a worker that is new has no baseline.
+    const before = new Map(workerPids(server).map((pid) => [pid, fdCount(pid)]));
     const total = Number(process.env.LOST_RUNS ?? 300);
     let completed = 0;
     let aborted = 0;
@@ -231,6 +232,10 @@ describe.runIf(need('nginx'))('nothing lost through nginx', () => {
     expect(completed + aborted).toBe(total);
     // nginx keeps idle connections to the workers; once it has closed them, nothing may be left.
     await nginx.stop();
-    await waitFor(() => workerPids(server).map(fdCount).every((n, i) => n <= (before[i] ?? n) + 2), 15_000, 'descriptors released');
+    const released = (): boolean => workerPids(server).every((pid) => fdCount(pid) <= (before.get(pid) ?? Infinity) + 2);
+    await waitFor(released, 15_000, 'descriptors released').catch((error: Error) => {
+      const open = workerPids(server).map((pid) => `${pid} (${before.get(pid)} before): ${fs.readdirSync(`/proc/${pid}/fd`).map((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`)).join(' ')}`);
+      throw new Error(`${error.message}\n${open.join('\n')}`);
+    });
   });
 });
