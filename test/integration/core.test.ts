@@ -74,11 +74,13 @@ describe.each(apps)('%s', (_name, fixture) => {
       // Over TCP, Debian's cgi-fcgi itself corrupts or cuts large responses under load (2-7 of
       // 32 parallel 10 MB downloads), while a FastCGI client of our own, half-closing as cgi-fcgi
       // does, and nginx over TCP get every byte: TCP is covered by the nginx tests below.
-      it.runIf(transport === 'unix')('streams a 10 MB response byte-exact', async () => {
-        const r = await cgiFcgi(address, { REQUEST_URI: `/big?size=${MB10}`, HTTP_HOST: 'localhost' });
-        expect(r.body.length).toBe(MB10);
-        expect(sha256(r.body)).toBe(bigHash);
-      });
+      if (transport === 'unix') {
+        it('streams a 10 MB response byte-exact', async () => {
+          const r = await cgiFcgi(address, { REQUEST_URI: `/big?size=${MB10}`, HTTP_HOST: 'localhost' });
+          expect(r.body.length).toBe(MB10);
+          expect(sha256(r.body)).toBe(bigHash);
+        });
+      }
     });
 
     describe.runIf(need('nginx'))('behind nginx (fastcgi_keep_conn, upstream keepalive)', () => {
