@@ -29,7 +29,7 @@ export type ToMaster =
     }
   /** The status page was asked for: the master answers with 'status'. */
   | { [MARK]: 1; type: 'status-request'; id: number; full: boolean }
-  /** maxrequests reached: the worker takes no new connections and leaves once idle. */
+  /** maxrequests, maxmemory or an error outside a request: the worker takes no new connections and leaves once idle. */
   | { [MARK]: 1; type: 'retiring' }
   /** The worker stopped accepting: its event loop no longer watches the listening socket. */
   | { [MARK]: 1; type: 'released' }

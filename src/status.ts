@@ -68,7 +68,7 @@ export function renderOpenMetrics(s: PoolStatus): string {
   metric('workers', 'gauge', 'Workers by state.', [['{state="idle"}', s.idleWorkers], ['{state="active"}', s.activeWorkers]]);
   metric('max_active_workers', 'gauge', 'Most workers active at once.', [['', s.maxActiveWorkers]]);
   metric('max_children_reached', 'counter', 'Times the pool wanted to grow past maxchildren.', [['', s.maxChildrenReached]]);
-  metric('restarts', 'counter', 'Workers replaced after dying, timing out or reaching maxrequests.', [['', s.restarts]]);
+  metric('restarts', 'counter', 'Workers replaced after dying, timing out, or reaching maxrequests or maxmemory.', [['', s.restarts]]);
   metric('slow_requests', 'counter', 'Requests that ran past slowlog.', [['', s.slowRequests]]);
   metric('timed_out_requests', 'counter', 'Requests ended at timeout.', [['', s.timedOutRequests]]);
   if (s.workers !== undefined) {

@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import net from 'node:net';
+import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
@@ -24,6 +25,8 @@ interface Channel {
 const channel: Channel = isMainThread
   ? { send: (m) => void process.send?.(m), onMessage: (l) => void process.on('message', l) }
   : { send: (m) => parentPort!.postMessage(m), onMessage: (l) => void parentPort!.on('message', l) };
+
+const MEMORY_CHECK_MS = 1000;
 
 function readInit(): WorkerInit {
   if (!isMainThread) return workerData as WorkerInit;
@@ -61,6 +64,28 @@ function listenOnFd0(): Promise<net.Server> {
       resolve(server);
     });
   });
+}
+
+/**
+ * maxmemory=: a worker process is measured by its RSS; a worker thread shares
+ * the process's RSS with the others, so what its own isolate holds counts:
+ * the JavaScript heap and the memory outside it (Buffers).
+ */
+function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
+  const timer = setInterval(() => {
+    let bytes: number;
+    if (isMainThread) {
+      bytes = process.memoryUsage.rss();
+    } else {
+      const heap = getHeapStatistics();
+      bytes = heap.used_heap_size + heap.external_memory;
+    }
+    const mb = Math.round(bytes / 1048576);
+    if (mb <= limitMb) return;
+    clearInterval(timer);
+    exceeded(mb);
+  }, MEMORY_CHECK_MS);
+  timer.unref();
 }
 
 let leaving = false;
@@ -159,6 +184,14 @@ async function main(): Promise<void> {
   }
 
   let retiring = false;
+  /** Leaves after the requests in progress, while the master starts a replacement. */
+  const retire = (fields: object, why: string): void => {
+    if (retiring) return;
+    retiring = true;
+    log.warn(fields, `${why}: retiring after the requests in progress`);
+    channel.send(tag<ToMaster>({ type: 'retiring' }));
+    void leave(serving, options.graceperiod * 1000);
+  };
   const serving: Serving = serve(server, handler, log, {
     protocol: options.protocol,
     allowed: webServerCheck(process.env[WEB_SERVER_ADDRS]),
@@ -169,14 +202,20 @@ async function main(): Promise<void> {
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {
-      if (init.maxRequests > 0 && serving.accepted >= init.maxRequests && !retiring) {
-        retiring = true;
-        log.info({ served: serving.accepted }, 'maxrequests reached: retiring');
-        channel.send(tag<ToMaster>({ type: 'retiring' }));
-        void leave(serving, options.graceperiod * 1000);
-      }
+      if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire({ served: serving.accepted }, 'maxrequests reached');
     },
   });
+  // An error the app throws outside a request (a timer, an event, a promise
+  // nobody awaits) would kill the worker and every request in it. Node's
+  // advice stands, the process may be in a bad state, so the worker does not
+  // carry on: it only lets the others finish first.
+  const thrown = (error: unknown): void => {
+    if (retiring) log.error({ err: error }, 'the app threw outside a request');
+    else retire({ err: error }, 'the app threw outside a request');
+  };
+  process.on('uncaughtException', thrown);
+  process.on('unhandledRejection', thrown);
+  if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire({ mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
   channel.onMessage((message) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;

@@ -53,6 +53,7 @@ describe('command line', () => {
     [['maxreqs=70000'], /^runfcgi: maxreqs=70000: expected a whole number from 1 to 65535/],
     [['idletimeout=-5'], /^runfcgi: idletimeout=-5: expected a whole number from 0 to 86400/],
     [['readtimeout=1.5'], /^runfcgi: readtimeout=1.5: expected a whole number from 0 to 86400/],
+    [['maxmemory=512M'], /^runfcgi: maxmemory=512M: expected a whole number from 0 to 1000000/],
     [['socket=/tmp/x.sock', 'socketowner=no body'], /^runfcgi: socketowner=no body: expected a user or group name/],
     [['accesslog='], /^runfcgi: accesslog=: expected a file path/],
   ])('%j is refused with one clear line and exit 2', (args, message) => {

@@ -117,6 +117,47 @@ describe('hardening', () => {
     expect(Buffer.concat(out).toString('latin1')).toContain('Status: 408 Request Timeout');
   });
 
+  it('readtimeout= ends 30 slowloris connections while other requests are answered', async () => {
+    const s = await boot('readtimeout=1');
+    const whole = request(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/whole', CONTENT_LENGTH: '100' }, 'x'.repeat(100));
+    // Each stops at another place: inside a record header, inside PARAMS, inside the body.
+    const cuts = [3, 20, whole.length - 60];
+    const held = Array.from({ length: 30 }, (_, i) => {
+      const c = net.connect(sock, () => c.write(whole.subarray(0, cuts[i % cuts.length])));
+      const out: Buffer[] = [];
+      c.on('data', (d: Buffer) => out.push(d));
+      c.on('error', () => {});
+      const t0 = Date.now();
+      return new Promise<{ ms: number; reply: string }>((r) => c.on('close', () => r({ ms: Date.now() - t0, reply: Buffer.concat(out).toString('latin1') })));
+    });
+    // While they hold their connections, others are answered.
+    for (let i = 0; i < 5; i++) expect((await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '2' }, 'ok', false))).toString('latin1')).toContain('ok');
+    const ended = await Promise.all(held);
+    for (const e of ended) expect(e.ms).toBeLessThan(5000);
+    expect(ended.filter((e) => e.reply.includes('Status: 408')).length).toBe(10);
+    expect(s.output().match(/stopped sending in the middle of a request/g)?.length).toBe(30);
+  });
+
+  it('Ctrl+C to the whole process group finishes a request whose body is still arriving', async () => {
+    // detached: its own process group, as a terminal's foreground job is.
+    server = start([`app=${ECHO}`, `socket=${sock}`, 'umask=000', 'minspare=1', 'maxspare=1'], { detached: true });
+    await waitForListen(sock);
+    const whole = request(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/whole', CONTENT_LENGTH: '100' }, 'y'.repeat(100), false);
+    const c = net.connect(sock);
+    const out: Buffer[] = [];
+    c.on('data', (d: Buffer) => out.push(d));
+    const closed = new Promise((r) => c.on('close', r));
+    c.write(whole.subarray(0, whole.length - 60));
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(-server.child.pid!, 'SIGINT');
+    await new Promise((r) => setTimeout(r, 1500));
+    c.write(whole.subarray(whole.length - 60));
+    await closed;
+    expect(Buffer.concat(out).toString('latin1')).toContain(`100 ${createHash('sha256').update('y'.repeat(100)).digest('hex')}`);
+    expect(await server.stop()).toBe(0);
+    server = undefined;
+  });
+
   it('maxconns= closes connections beyond the limit at once, with a log line', async () => {
     const s = await boot('maxconns=3');
     const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<net.Socket>((r) => {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { isAlive, load, waitFor } from '../helpers/load.js';
+import { isAlive, keepLoading, load, waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
@@ -108,11 +108,53 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
     expect((await cgiFcgi(sock, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
   });
 
+  it.each(['/throw-later', '/reject-later'])('an error the app raises outside a request (%s) retires the worker after the requests in progress', async (route) => {
+    const s = await boot('minspare=1', 'maxspare=1');
+    await waitFor(() => lines(s, 'worker ready').length === 1, 10_000, 'one worker');
+    const slow = cgiFcgi(sock, { REQUEST_URI: '/slow?ms=1500' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await cgiFcgi(sock, { REQUEST_URI: route })).status).toBe(200);
+    await waitFor(() => lines(s, 'the app threw outside a request: retiring after the requests in progress').length === 1, 5000, 'the log line');
+    // The request in progress on that worker still gets its whole answer.
+    expect((await slow).body.toString()).toBe('slow 1500\n');
+    await waitFor(() => lines(s, 'worker ready').length === 2, 10_000, 'a replacement');
+    expect(lines(s, 'worker died')).toEqual([]);
+    expect((await cgiFcgi(sock, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
+  });
+
+  it.runIf(hasNginx)('maxmemory= replaces a leaking worker without a failed request', async () => {
+    const s = await boot('maxmemory=200', 'minspare=2', 'maxspare=2');
+    // Each request keeps 10 MB: every worker passes 200 MB within 20-odd requests.
+    const r = await load(nginx.url('/leak?mb=10'), 120, 4);
+    expect(r).toEqual({ ok: 120, failed: 0, errors: [] });
+    await waitFor(() => lines(s, 'maxmemory exceeded: retiring after the requests in progress').length >= 2, 10_000, 'two retirements');
+    expect(lines(s, 'maxmemory exceeded: retiring after the requests in progress')[0]).toMatchObject({ maxmemory: 200 });
+    expect(lines(s, 'worker died')).toEqual([]);
+  });
+
+  // A thread cannot be SIGKILLed on its own: this one is for worker processes.
+  if (method === 'prefork') it.runIf(hasNginx)('a worker SIGKILLed under load loses only what it had in hand; a replacement takes over', async () => {
+    const s = await boot('minspare=2', 'maxspare=2');
+    await waitFor(() => lines(s, 'worker ready').length === 2, 10_000, 'two workers');
+    const loading = keepLoading(nginx.url('/slow?ms=20'), 8);
+    await new Promise((r) => setTimeout(r, 500));
+    const [victim] = children(s.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor(() => lines(s, 'worker ready').length === 3, 10_000, 'a replacement');
+    await new Promise((r) => setTimeout(r, 500));
+    const during = await loading.stop();
+    // What the killed worker had in hand is lost (nginx answers 502): at most the 8 in flight.
+    expect(during.failed).toBeLessThanOrEqual(8);
+    expect(during.ok).toBeGreaterThan(50);
+    expect(lines(s, 'worker died')).toMatchObject([{ pid: victim, signal: 'SIGKILL' }]);
+    expect(await load(nginx.url('/hello'), 300, 8)).toEqual({ ok: 300, failed: 0, errors: [] });
+  });
+
   it.runIf(hasNginx)('maxrequests replaces workers with jitter and no failed request', async () => {
     const s = await boot('maxrequests=100', 'minspare=2', 'maxspare=2');
     const r = await load(nginx.url('/hello'), 1500, 8);
     expect(r).toEqual({ ok: 1500, failed: 0, errors: [] });
-    expect(lines(s, 'maxrequests reached: retiring').length).toBeGreaterThanOrEqual(5);
+    expect(lines(s, 'maxrequests reached: retiring after the requests in progress').length).toBeGreaterThanOrEqual(5);
   });
 
   it.runIf(hasNginx)('a graceful stop under load loses no request in flight', async () => {
