@@ -68,8 +68,9 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     res.writeEarlyHints = noInterimResponses;
     res.assignSocket(socket as unknown as Socket);
     // 'prefinish' comes in the tick of res.end(): END_REQUEST then leaves in
-    // the same write as the last body bytes.
-    res.once('prefinish', onResponseEnd);
+    // the same write as the last body bytes. It comes once: on(), not once(),
+    // spares a wrapper per request.
+    res.on('prefinish', onResponseEnd);
 
     const fail = (error: unknown): void => {
       log.error({ err: error, method: cgi.method, url: cgi.url }, 'application error');
@@ -97,7 +98,7 @@ function onResponseEnd(this: ServerResponse): void {
     socket.readable = false;
     req.push(null);
   }
-  this.once('finish', onResponseFinish);
+  this.on('finish', onResponseFinish);
   // A write after end makes Node emit 'error' on the response: unheard, it
   // would end the worker and every request in it. The response is complete.
   this.on('error', onLateError);

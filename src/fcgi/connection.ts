@@ -5,6 +5,8 @@ import type { Duplex } from 'node:stream';
 import {
   ProtocolError,
   decodeParams,
+  decodeParamsInto,
+  newParams,
   encodeEndRequest,
   encodeParams,
   encodeRecord,
@@ -232,9 +234,10 @@ export class FcgiConnection extends EventEmitter {
     req.paramChunks = [];
     // A pair may straddle two PARAMS records: decode the stream as a whole.
     const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    req.params = decodeParams(all);
-    let count = 0;
-    for (const _ in req.params) count++;
+    const params = newParams();
+    // Pairs, not names: a name sent twice counts twice (it costs as much).
+    const count = decodeParamsInto(all, params);
+    req.params = params;
     if (count > this.options.maxParams) {
       this.refuse(req, '431 Request Header Fields Too Large', `request ${id} sent ${count} params, more than ${this.options.maxParams} (maxparams=)`);
       return;

@@ -4,14 +4,40 @@ import type { Duplex } from 'node:stream';
 import { writeEndRequest, writeHeader } from './codec.js';
 import { FCGI_HEADER_LEN, FCGI_MAX_CONTENT, FCGI_REQUEST_COMPLETE, FCGI_STDOUT } from './constants.js';
 
-/** Bodies up to this size are copied behind their header: one buffer, one write. */
+/** Bodies up to this size are copied behind their header; larger ones are written as they are. */
 const COPY_LIMIT = 16 * 1024;
 /** Queued output beyond this is written at once rather than at the end of the tick. */
 const QUEUE_FLUSH_BYTES = 64 * 1024;
+/** Small records are laid out one after another in slabs of this size. */
+const SLAB_SIZE = 64 * 1024;
+const END_REQUEST_LEN = 2 * FCGI_HEADER_LEN + 8;
 
+/**
+ * The most bytes `text` can take in `encoding`, when that is cheap to know
+ * and fits one record; -1 otherwise (then the text is encoded on its own).
+ */
+function maxBytes(text: string, encoding: BufferEncoding | undefined): number {
+  const n = text.length;
+  let max = -1;
+  if (encoding === undefined || encoding === 'utf8' || encoding === 'utf-8') max = 3 * n;
+  else if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') max = n;
+  return max <= FCGI_MAX_CONTENT ? max : -1;
+}
+
+/**
+ * A tick's records are laid out back to back in a slab: a typical response
+ * (its STDOUT, the empty STDOUT, END_REQUEST) is encoded straight into it
+ * and leaves in one write, with no buffer of its own and no copy. A region
+ * handed to the socket is never written again; a full slab is replaced, and
+ * the old one lives on only as long as the socket holds its regions.
+ */
 export class RecordWriter {
   private readonly socket: Duplex;
-  /** Records written in this tick, sent together by flush(). */
+  private slab = Buffer.allocUnsafe(SLAB_SIZE);
+  /** The unflushed output in the slab: [start, pos). */
+  private start = 0;
+  private pos = 0;
+  /** Earlier output of this tick, in order, when a large buffer came in between. */
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
@@ -25,39 +51,34 @@ export class RecordWriter {
     return !this.socket.writableNeedDrain;
   }
 
-  /**
-   * Queues a record; what a tick writes leaves in one write(). Small
-   * records (a response's STDOUT, its empty STDOUT and END_REQUEST) are
-   * copied into one buffer: one system call, no writev bookkeeping.
-   */
+  /** Queues a whole record. */
   write(buf: Buffer): void {
-    this.queue.push(buf);
-    this.queuedBytes += buf.length;
-    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) {
-      this.flush();
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushWriter, this);
+    if (buf.length <= COPY_LIMIT) {
+      this.reserve(buf.length);
+      buf.copy(this.slab, this.pos);
+      this.pos += buf.length;
+    } else {
+      this.seal();
+      this.queue.push(buf);
     }
+    this.wrote(buf.length);
   }
 
   flush(): void {
     this.flushScheduled = false;
+    this.seal();
     const queue = this.queue;
-    const bytes = this.queuedBytes;
     this.queuedBytes = 0;
     if (queue.length > 0 && !this.socket.destroyed) {
       if (queue.length === 1) {
         this.socket.write(queue[0]!);
-      } else if (bytes <= COPY_LIMIT) {
-        this.socket.write(Buffer.concat(queue, bytes));
       } else {
         this.socket.cork();
         for (const b of queue) this.socket.write(b);
         this.socket.uncork();
       }
     }
-    // The array is reused: write() and concat() are done with it.
+    // The array is reused: write() is done with it.
     queue.length = 0;
   }
 
@@ -67,43 +88,74 @@ export class RecordWriter {
       this.streamBuffer(type, id, chunk);
       return chunk.length;
     }
-    const length = Buffer.byteLength(chunk, encoding);
-    if (length === 0) return 0;
-    if (length > FCGI_MAX_CONTENT) {
-      this.streamBuffer(type, id, Buffer.from(chunk, encoding));
-      return length;
+    if (chunk.length === 0) return 0;
+    const max = maxBytes(chunk, encoding);
+    if (max < 0) {
+      const bytes = Buffer.from(chunk, encoding);
+      this.streamBuffer(type, id, bytes);
+      return bytes.length;
     }
-    // Encode the text straight behind its header: one allocation, no copy.
-    const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + length);
-    writeHeader(buf, 0, type, id, length);
-    buf.write(chunk, FCGI_HEADER_LEN, length, encoding);
-    this.write(buf);
+    // Encode the text straight behind its header, then fill the header in.
+    this.reserve(FCGI_HEADER_LEN + max);
+    const at = this.pos;
+    const length = this.slab.write(chunk, at + FCGI_HEADER_LEN, max, encoding);
+    if (length === 0) return 0;
+    writeHeader(this.slab, at, type, id, length);
+    this.pos = at + FCGI_HEADER_LEN + length;
+    this.wrote(FCGI_HEADER_LEN + length);
     return length;
   }
 
   private streamBuffer(type: number, id: number, data: Buffer): void {
     for (let offset = 0; offset < data.length; offset += FCGI_MAX_CONTENT) {
       const part = data.subarray(offset, offset + FCGI_MAX_CONTENT);
-      if (part.length <= COPY_LIMIT) {
-        const buf = Buffer.allocUnsafe(FCGI_HEADER_LEN + part.length);
-        writeHeader(buf, 0, type, id, part.length);
-        part.copy(buf, FCGI_HEADER_LEN);
-        this.write(buf);
+      const copy = part.length <= COPY_LIMIT;
+      this.reserve(FCGI_HEADER_LEN + (copy ? part.length : 0));
+      writeHeader(this.slab, this.pos, type, id, part.length);
+      this.pos += FCGI_HEADER_LEN;
+      if (copy) {
+        part.copy(this.slab, this.pos);
+        this.pos += part.length;
       } else {
-        const header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
-        writeHeader(header, 0, type, id, part.length);
-        this.write(header);
-        this.write(part);
+        this.seal();
+        this.queue.push(part);
       }
+      this.wrote(FCGI_HEADER_LEN + part.length);
     }
   }
 
-  /** The empty STDOUT that ends the stream and END_REQUEST, in one buffer. */
+  /** The empty STDOUT that ends the stream and END_REQUEST, back to back. */
   endRequest(id: number, appStatus: number): void {
-    const end = Buffer.allocUnsafe(2 * FCGI_HEADER_LEN + 8);
-    writeHeader(end, 0, FCGI_STDOUT, id, 0);
-    writeEndRequest(end, FCGI_HEADER_LEN, id, appStatus, FCGI_REQUEST_COMPLETE);
-    this.write(end);
+    this.reserve(END_REQUEST_LEN);
+    writeHeader(this.slab, this.pos, FCGI_STDOUT, id, 0);
+    writeEndRequest(this.slab, this.pos + FCGI_HEADER_LEN, id, appStatus, FCGI_REQUEST_COMPLETE);
+    this.pos += END_REQUEST_LEN;
+    this.wrote(END_REQUEST_LEN);
+  }
+
+  /** Room for `n` more bytes in the slab: a new slab when the current one is full. */
+  private reserve(n: number): void {
+    if (this.pos + n <= this.slab.length) return;
+    this.seal();
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, n));
+    this.start = this.pos = 0;
+  }
+
+  /** Moves the slab's unflushed output to the queue, before a buffer that follows it. */
+  private seal(): void {
+    if (this.pos === this.start) return;
+    this.queue.push(this.slab.subarray(this.start, this.pos));
+    this.start = this.pos;
+  }
+
+  private wrote(bytes: number): void {
+    this.queuedBytes += bytes;
+    if (this.queuedBytes >= QUEUE_FLUSH_BYTES) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushWriter, this);
+    }
   }
 }
 

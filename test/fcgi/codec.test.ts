@@ -46,9 +46,12 @@ describe('name-value pairs', () => {
   });
 
   it('treats a param named __proto__ as a param', () => {
-    const params = decodeParams(encodeParams([['__proto__', 'x'], ['A', 'b']]));
-    expect(Object.getPrototypeOf(params)).toBe(null);
+    const params = decodeParams(encodeParams([['__proto__', 'x'], ['constructor', 'c'], ['A', 'b']]));
     expect(params['__proto__']).toBe('x');
+    expect(Object.keys(params)).toEqual(['__proto__', 'constructor', 'A']);
+    // Nothing inherited: a name the web server did not send is not there.
+    const plain = decodeParams(encodeParams([['A', 'b']]));
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) expect(plain[name]).toBe(undefined);
   });
 
   it.each([
