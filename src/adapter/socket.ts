@@ -14,20 +14,23 @@ const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
   (s) => s.description === 'kNeedDrain',
 );
 
-/** Hop-by-hop headers: the web server speaks HTTP to the browser, not us (RFC 3875 6.3). */
+/**
+ * Hop-by-hop headers: the web server speaks HTTP to the browser, not us
+ * (RFC 3875 6.3). Node's own `Connection: close` is one of them.
+ */
 const HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):[^\r]*/gi;
-const HAS_HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):/i;
-/** What ServerResponse adds itself, as we keep no connection alive. */
-const NODE_CONNECTION = '\r\nConnection: close';
 
-/** "HTTP/1.1 200 OK\r\n..." -> "Status: 200 OK\r\n..." (RFC 3875 6.3.3). */
-export function cgiHead(head: string): string {
-  let out = 'Status:' + head.slice(head.indexOf(' '));
-  const node = out.indexOf(NODE_CONNECTION);
-  if (node >= 0) out = out.slice(0, node) + out.slice(node + NODE_CONNECTION.length);
-  // Hop-by-hop headers the app set itself: rare, so only searched for.
-  return HAS_HOP_BY_HOP.test(out) ? out.replace(HOP_BY_HOP, '') : out;
+/**
+ * "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" -> "Status: 200 OK\r\n...\r\n\r\nbody"
+ * (RFC 3875 6.3.3), without hop-by-hop headers; the body is left as it is.
+ */
+export function cgiMessage(text: string): string {
+  let end = text.indexOf('\r\n\r\n');
+  if (end < 0) end = text.length;
+  return 'Status:' + text.slice(text.indexOf(' '), end).replace(HOP_BY_HOP, '') + text.slice(end);
 }
+
+const WRITABLE_STATE = { corked: 0 };
 
 /**
  * Node's ServerResponse writes an HTTP/1.1 message to its socket; this socket
@@ -48,8 +51,8 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
   readable = true;
   writable = true;
   destroyed = false;
-  /** OutgoingMessage.end() resets this before its final uncork(). */
-  readonly _writableState = { corked: 0 };
+  /** OutgoingMessage.end() resets this before its final uncork(), which we ignore: one object serves all. */
+  readonly _writableState = WRITABLE_STATE;
   /** IncomingMessage sizes its buffer from this: one full record. */
   readonly readableHighWaterMark = 65536;
   readonly writableLength = 0;
@@ -86,9 +89,8 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
     if (!this.headSent) {
       // The first write always starts with the head, as a string (OutgoingMessage._send).
       const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
-      const end = text.indexOf('\r\n\r\n') + 4;
       this.headSent = true;
-      ok = this.fcgi.write(cgiHead(text.slice(0, end)) + text.slice(end), typeof data === 'string' ? enc : 'latin1');
+      ok = this.fcgi.write(cgiMessage(text), typeof data === 'string' ? enc : 'latin1');
     } else if (typeof data === 'string') {
       ok = this.fcgi.write(data, enc);
     } else {

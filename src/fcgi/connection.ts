@@ -33,6 +33,7 @@ import {
 import { RecordParser } from './parser.js';
 import { RecordWriter } from './writer.js';
 import { FcgiRequest } from './request.js';
+import { RequestTable } from './request-table.js';
 
 export interface ConnectionOptions {
   /** FCGI_MAX_CONNS as answered to FCGI_GET_VALUES. */
@@ -77,7 +78,7 @@ export class FcgiConnection extends EventEmitter {
   readonly socket: Duplex;
   private readonly options: ConnectionOptions;
   private readonly parser: RecordParser;
-  private readonly requests = new Map<number, FcgiRequest>();
+  private readonly requests = new RequestTable<FcgiRequest>();
   private pausedRequests = 0;
   private readonly writer: RecordWriter;
   /** No more requests will be served: close once the active ones have ended. */
@@ -212,7 +213,7 @@ export class FcgiConnection extends EventEmitter {
       return;
     }
     this.used = true;
-    this.requests.set(id, new FcgiRequest(this, id, role, keepConn));
+    this.requests.add(new FcgiRequest(this, id, role, keepConn));
   }
 
   private onParams(id: number, content: Buffer): void {
@@ -227,13 +228,13 @@ export class FcgiConnection extends EventEmitter {
         this.refuse(req, '431 Request Header Fields Too Large', `params of request ${id} exceed ${this.options.maxParamsBytes} bytes (maxparamsbytes=)`);
         return;
       }
-      req.paramChunks.push(content);
+      if (req.paramChunk === null) req.paramChunk = content;
+      else (req.paramChunks ??= [req.paramChunk]).push(content);
       return;
     }
-    const chunks = req.paramChunks;
-    req.paramChunks = [];
     // A pair may straddle two PARAMS records: decode the stream as a whole.
-    const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const all = req.paramChunks !== null ? Buffer.concat(req.paramChunks) : (req.paramChunk ?? content);
+    req.paramChunk = req.paramChunks = null;
     const params = newParams();
     // Pairs, not names: a name sent twice counts twice (it costs as much).
     const count = decodeParamsInto(all, params);
@@ -261,7 +262,7 @@ export class FcgiConnection extends EventEmitter {
   /** Time limits (readtimeout=): what this connection still owes us. */
   waitingForInput(): boolean {
     if (this.parser.pendingBytes > 0) return true;
-    for (const req of this.requests.values()) if (req.state === 'params' || req.state === 'input') return true;
+    for (const req of this.requests.list()) if (req.state === 'params' || req.state === 'input') return true;
     return false;
   }
 
@@ -271,7 +272,7 @@ export class FcgiConnection extends EventEmitter {
    * the connection is closed.
    */
   timeOutInput(): void {
-    for (const req of [...this.requests.values()]) {
+    for (const req of this.requests.list()) {
       if (req.state === 'params') {
         this.endRequest(req, 0);
       } else if (req.state === 'input') {
@@ -370,7 +371,7 @@ export class FcgiConnection extends EventEmitter {
   }
 
   private readonly onDrain = (): void => {
-    for (const req of this.requests.values()) {
+    for (const req of this.requests.list()) {
       if (req.needDrain) {
         req.needDrain = false;
         req.sink?.drain();
@@ -385,14 +386,14 @@ export class FcgiConnection extends EventEmitter {
       return;
     }
     // Requests still waiting for input can never complete.
-    for (const req of [...this.requests.values()]) {
+    for (const req of this.requests.list()) {
       if (req.state !== 'output') this.abortRequest(req, 'fcgi: connection ended before the request was complete');
     }
     if (this.requests.size === 0) this.end();
   };
 
   private readonly onClose = (): void => {
-    for (const req of [...this.requests.values()]) {
+    for (const req of this.requests.list()) {
       this.abortRequest(req, 'fcgi: connection to the web server lost');
     }
     this.emit('close');

@@ -3,6 +3,9 @@
 import { ProtocolError } from './codec.js';
 import { FCGI_HEADER_LEN, FCGI_VERSION_1 } from './constants.js';
 
+/** The content of every empty record (handlers only read content). */
+const EMPTY = Buffer.alloc(0);
+
 export type RecordHandler = (type: number, requestId: number, content: Buffer) => void;
 
 /**
@@ -90,7 +93,8 @@ export class RecordParser {
     this.onRecord(
       buf[offset + 1]!,
       (buf[offset + 2]! << 8) | buf[offset + 3]!,
-      buf.subarray(contentStart, contentStart + contentLength),
+      // Every request ends two streams with an empty record: no view needed.
+      contentLength === 0 ? EMPTY : buf.subarray(contentStart, contentStart + contentLength),
     );
   }
 }

@@ -43,8 +43,9 @@ export class FcgiRequest {
   startedAt = 0;
   /** Bytes of FCGI_STDOUT content written: 0 means a response may still begin. */
   bytesOut = 0;
-  /** PARAMS content gathered until the empty PARAMS record. */
-  paramChunks: Buffer[] = [];
+  /** PARAMS content gathered until the empty PARAMS record: usually one record, a list when more. */
+  paramChunk: Buffer | null = null;
+  paramChunks: Buffer[] | null = null;
   paramBytes = 0;
   private readonly connection: FcgiConnection;
 

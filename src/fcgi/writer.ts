@@ -19,9 +19,23 @@ const END_REQUEST_LEN = 2 * FCGI_HEADER_LEN + 8;
 function maxBytes(text: string, encoding: BufferEncoding | undefined): number {
   const n = text.length;
   let max = -1;
-  if (encoding === undefined || encoding === 'utf8' || encoding === 'utf-8') max = 3 * n;
+  if (isUtf8(encoding)) max = 3 * n;
   else if (encoding === 'latin1' || encoding === 'binary' || encoding === 'ascii') max = n;
   return max <= FCGI_MAX_CONTENT ? max : -1;
+}
+
+function isUtf8(encoding: BufferEncoding | undefined): boolean {
+  return encoding === undefined || encoding === 'utf8' || encoding === 'utf-8';
+}
+
+/** Buffer's own encoders, without write()'s argument parsing (the per-response hot path). */
+type Encoder = (this: Buffer, text: string, offset: number, length: number) => number;
+const { utf8Write, latin1Write } = Buffer.prototype as unknown as { utf8Write?: Encoder; latin1Write?: Encoder };
+
+function encodeInto(buf: Buffer, text: string, offset: number, max: number, encoding: BufferEncoding | undefined): number {
+  if (utf8Write !== undefined && isUtf8(encoding)) return utf8Write.call(buf, text, offset, max);
+  if (latin1Write !== undefined && (encoding === 'latin1' || encoding === 'binary')) return latin1Write.call(buf, text, offset, max);
+  return buf.write(text, offset, max, encoding);
 }
 
 /**
@@ -98,7 +112,7 @@ export class RecordWriter {
     // Encode the text straight behind its header, then fill the header in.
     this.reserve(FCGI_HEADER_LEN + max);
     const at = this.pos;
-    const length = this.slab.write(chunk, at + FCGI_HEADER_LEN, max, encoding);
+    const length = encodeInto(this.slab, chunk, at + FCGI_HEADER_LEN, max, encoding);
     if (length === 0) return 0;
     writeHeader(this.slab, at, type, id, length);
     this.pos = at + FCGI_HEADER_LEN + length;

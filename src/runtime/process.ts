@@ -38,7 +38,8 @@ class ProcessWorker extends EventEmitter implements RuntimeWorker {
 export const processRuntime: WorkerRuntime = {
   name: 'prefork',
   spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker {
-    const child = spawn(process.execPath, [fileURLToPath(WORKER_ENTRY)], {
+    // Node's own flags (node --max-old-space-size=... runfcgi) reach the workers, as with cluster.
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER_ENTRY)], {
       // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel.
       stdio: [listenFd, 'inherit', 'inherit', 'ipc'],
       env: { ...setup.env, [INIT_ENV]: JSON.stringify(init) },
