@@ -1,18 +1,36 @@
-// Incremental record parser: bytes in any split, whole records out.
+// Incremental record parser: bytes in any split, records out.
 
 import { ProtocolError } from './codec.js';
-import { FCGI_HEADER_LEN, FCGI_VERSION_1 } from './constants.js';
+import { FCGI_DATA, FCGI_HEADER_LEN, FCGI_PARAMS, FCGI_STDIN, FCGI_VERSION_1 } from './constants.js';
 
 /** The content of every empty record (handlers only read content). */
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Called once per record, except for a stream record (PARAMS, STDIN, DATA)
+ * split across chunks: its content comes in several calls, in order, none of
+ * them empty. An empty content still means the end of that stream.
+ */
 export type RecordHandler = (type: number, requestId: number, content: Buffer) => void;
 
 /**
+ * A record whose content is a piece of a request's byte stream, which may be
+ * handed on in parts. Not an empty one: that ends its stream, and so is
+ * handed on whole.
+ */
+function inParts(header: Buffer, offset: number): boolean {
+  const type = header[offset + 1]!;
+  return (type === FCGI_STDIN || type === FCGI_DATA || type === FCGI_PARAMS)
+    && (header[offset + 2]! | header[offset + 3]!) !== 0
+    && (header[offset + 4]! | header[offset + 5]!) !== 0;
+}
+
+/**
  * Finds record boundaries in a byte stream. A record that lies whole inside
- * one chunk is handed on as a view of that chunk, without a copy. A record
- * split across chunks is gathered into one buffer of its final size, so a
- * 64 KiB record arriving in small pieces is copied once, not once per piece.
+ * one chunk is handed on as a view of that chunk, without a copy. A stream
+ * record cut by a chunk boundary is handed on in parts, also without a copy
+ * (request bodies arrive in records of up to 64 KiB, which the socket's reads
+ * cut anywhere). Any other record cut that way is gathered into one buffer.
  */
 export class RecordParser {
   private readonly onRecord: RecordHandler;
@@ -21,6 +39,12 @@ export class RecordParser {
   /** A whole record (header, content, padding) being filled across chunks. */
   private record: Buffer | null = null;
   private filled = 0;
+  /** A stream record being handed on in parts: what is left of its content and padding. */
+  private partType = 0;
+  private partId = 0;
+  private contentLeft = 0;
+  private paddingLeft = 0;
+  private partDone = 0;
 
   constructor(onRecord: RecordHandler) {
     this.onRecord = onRecord;
@@ -38,7 +62,21 @@ export class RecordParser {
       const header = Buffer.concat([this.head, chunk.subarray(0, need)]);
       this.head = null;
       offset = need;
-      this.startRecord(header, 0, header.length);
+      // The header alone is whole: what follows it comes from this chunk on.
+      const size = recordSize(header, 0);
+      if (size === FCGI_HEADER_LEN) {
+        this.emit(header, 0);
+      } else if (inParts(header, 0)) {
+        this.startParts(header, 0);
+      } else {
+        this.record = Buffer.allocUnsafe(size);
+        header.copy(this.record, 0);
+        this.filled = FCGI_HEADER_LEN;
+      }
+    }
+    if (this.contentLeft > 0 || this.paddingLeft > 0) {
+      offset = this.continueParts(chunk, offset);
+      if (this.contentLeft > 0 || this.paddingLeft > 0) return;
     }
     if (this.record !== null) {
       const record = this.record;
@@ -53,9 +91,11 @@ export class RecordParser {
     this.parse(chunk, offset);
   }
 
-  /** Bytes held back waiting for the rest of a record: non-zero at EOF means a truncated record. */
+  /** Bytes of an unfinished record received so far: non-zero at EOF means a truncated record. */
   get pendingBytes(): number {
-    return this.head !== null ? this.head.length : this.record !== null ? this.filled : 0;
+    if (this.head !== null) return this.head.length;
+    if (this.record !== null) return this.filled;
+    return this.contentLeft > 0 || this.paddingLeft > 0 ? this.partDone : 0;
   }
 
   private parse(buf: Buffer, offset: number): void {
@@ -69,22 +109,41 @@ export class RecordParser {
     if (offset === end) return;
     if (end - offset < FCGI_HEADER_LEN) {
       this.head = Buffer.from(buf.subarray(offset));
+    } else if (inParts(buf, offset)) {
+      this.startParts(buf, offset);
+      this.continueParts(buf, offset + FCGI_HEADER_LEN);
     } else {
-      this.startRecord(buf, offset, end);
+      const record = Buffer.allocUnsafe(recordSize(buf, offset));
+      this.filled = buf.copy(record, 0, offset, end);
+      this.record = record;
     }
   }
 
-  /** Begins gathering a record whose first bytes are buf[offset, end). */
-  private startRecord(buf: Buffer, offset: number, end: number): void {
-    const record = Buffer.allocUnsafe(recordSize(buf, offset));
-    const n = Math.min(record.length, end - offset);
-    buf.copy(record, 0, offset, offset + n);
-    if (n === record.length) {
-      this.emit(record, 0);
-      return;
+  /** A stream record whose header is at buf[offset]: its content will come in parts. */
+  private startParts(buf: Buffer, offset: number): void {
+    this.partType = buf[offset + 1]!;
+    this.partId = (buf[offset + 2]! << 8) | buf[offset + 3]!;
+    this.contentLeft = (buf[offset + 4]! << 8) | buf[offset + 5]!;
+    this.paddingLeft = buf[offset + 6]!;
+    this.partDone = FCGI_HEADER_LEN;
+  }
+
+  /** Hands on what `chunk` holds of the current stream record; returns the offset after it. */
+  private continueParts(chunk: Buffer, offset: number): number {
+    const content = Math.min(this.contentLeft, chunk.length - offset);
+    if (content > 0) {
+      this.contentLeft -= content;
+      this.partDone += content;
+      this.onRecord(this.partType, this.partId, chunk.subarray(offset, offset + content));
+      offset += content;
     }
-    this.record = record;
-    this.filled = n;
+    if (this.contentLeft === 0) {
+      const padding = Math.min(this.paddingLeft, chunk.length - offset);
+      this.paddingLeft -= padding;
+      this.partDone += padding;
+      offset += padding;
+    }
+    return offset;
   }
 
   private emit(buf: Buffer, offset: number): void {

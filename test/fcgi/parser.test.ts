@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, encodeRecord } from '../../src/fcgi/codec.js';
-import { FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT } from '../../src/fcgi/constants.js';
+import { FCGI_BEGIN_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT } from '../../src/fcgi/constants.js';
 import { RecordParser } from '../../src/fcgi/parser.js';
 
 type Rec = [number, number, string];
 
+/** The records, with the parts of a stream record cut by a chunk boundary joined again. */
 function collect(chunks: Buffer[]): Rec[] {
   const out: Rec[] = [];
-  const parser = new RecordParser((type, id, content) => out.push([type, id, content.toString('hex')]));
+  let joinable = false;
+  const parser = new RecordParser((type, id, content) => {
+    const last = out.at(-1);
+    // Parts are never empty; an empty record is a record of its own.
+    if (joinable && content.length > 0 && last !== undefined && last[0] === type && last[1] === id) last[2] += content.toString('hex');
+    else out.push([type, id, content.toString('hex')]);
+    joinable = content.length > 0;
+  });
   for (const c of chunks) parser.push(c);
   expect(parser.pendingBytes).toBe(0);
   return out;
@@ -42,13 +50,33 @@ describe('record parser', () => {
     expect(collect(bytes)).toEqual(expected);
   });
 
-  it('gathers a 64 KiB record arriving in small pieces', () => {
-    const big = encodeRecord(FCGI_STDIN, 3, Buffer.alloc(65535, 1));
+  it('hands on a 64 KiB STDIN record arriving in small pieces as views of those pieces, in order', () => {
+    const big = encodeRecord(FCGI_STDIN, 3, Buffer.alloc(65535, 1), true);
     const pieces: Buffer[] = [];
-    for (let o = 0; o < big.length; o += 1000) pieces.push(big.subarray(o, o + 1000));
-    const out = collect(pieces);
-    expect(out).toHaveLength(1);
-    expect(out[0]![2]).toBe('01'.repeat(65535));
+    for (let o = 0; o < big.length; o += 1000) pieces.push(Buffer.from(big.subarray(o, o + 1000)));
+    const parts: Buffer[] = [];
+    const parser = new RecordParser((type, id, content) => {
+      expect([type, id]).toEqual([FCGI_STDIN, 3]);
+      parts.push(content);
+    });
+    for (const p of pieces) parser.push(p);
+    expect(parser.pendingBytes).toBe(0);
+    expect(Buffer.concat(parts).equals(Buffer.alloc(65535, 1))).toBe(true);
+    expect(parts.every((part, i) => part.length > 0 && part.buffer === pieces[i]!.buffer)).toBe(true);
+  });
+
+  it('gathers a BEGIN_REQUEST cut across chunks into one record', () => {
+    const begin = encodeRecord(FCGI_BEGIN_REQUEST, 4, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]));
+    const out: Buffer[] = [];
+    const parser = new RecordParser((_type, _id, content) => out.push(Buffer.from(content)));
+    for (const b of begin) parser.push(Buffer.from([b]));
+    expect(out).toEqual([Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])]);
+  });
+
+  it('counts the bytes received of a stream record still arriving', () => {
+    const parser = new RecordParser(() => {});
+    parser.push(encodeRecord(FCGI_STDIN, 1, Buffer.alloc(100)).subarray(0, 50));
+    expect(parser.pendingBytes).toBe(50);
   });
 
   it('counts the bytes of a record cut short', () => {
