@@ -3,7 +3,7 @@
 import { DAEMON_ENV, type DaemonReport } from './daemon.js';
 import { EXIT_RUNTIME, RunfcgiError } from './errors.js';
 import type { Options } from './options.js';
-import { runResolved } from './run.js';
+import { startMaster } from './start.js';
 
 function report(message: DaemonReport): Promise<void> {
   return new Promise((resolve) => {
@@ -15,8 +15,7 @@ function report(message: DaemonReport): Promise<void> {
 const options = JSON.parse(process.env[DAEMON_ENV] ?? '{}') as Options;
 delete process.env[DAEMON_ENV];
 
-runResolved(options, {
-  asDaemon: true,
+startMaster(options, {
   onReady: () => {
     void report({ runfcgi: 1, type: 'daemon-ready' }).then(() => {
       if (process.connected) process.disconnect();

@@ -1,0 +1,89 @@
+// The master, started in this process (foreground, or the daemon): pidfile, socket, workers, until it stops.
+
+import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
+import { bindListener } from './bind.js';
+import { workerEnvironment } from './environment.js';
+import { RunfcgiError } from './errors.js';
+import { createLogger, logDestination, type Logger } from './log.js';
+import { Master, SIGNALS, type MasterSetup } from './master.js';
+import type { Options } from './options.js';
+import { Pidfile } from './pidfile.js';
+import { processRuntime } from './runtime/process.js';
+import { threadRuntime } from './runtime/thread.js';
+import { SignalQueue } from './signals.js';
+
+interface Credentials {
+  account: Account;
+  gid: number;
+}
+
+/** user=/group= checked at start: only root may change them; root without them is warned about. */
+function workerCredentials(options: Options, log: Logger): Credentials | undefined {
+  if (options.user === undefined) {
+    if (isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
+    return undefined;
+  }
+  const account = lookupUser(options.user);
+  const gid = options.group === undefined ? account.gid : lookupGroup(options.group);
+  if (!isRoot() && account.uid !== process.getuid?.()) {
+    throw new RunfcgiError(`user=${options.user}: only root can run workers as another user (runfcgi runs as uid ${process.getuid?.()})`);
+  }
+  return { account, gid };
+}
+
+function dropPrivileges({ account, gid }: Credentials): void {
+  if (!isRoot()) return;
+  process.setgroups?.([gid]);
+  process.setgid?.(gid);
+  process.setuid?.(account.uid);
+}
+
+export interface StartHooks {
+  /** Called once the first worker serves and the pidfile is written. */
+  onReady?: () => void;
+}
+
+/** Runs the master here until it stops; rejects with a RunfcgiError when it cannot start. */
+export async function startMaster(options: Options, hooks: StartHooks = {}): Promise<void> {
+  // First of all, so that a signal that comes early is queued, not fatal.
+  const signals = new SignalQueue(SIGNALS);
+  const logs = logDestination(options.errlog);
+  const log = createLogger({ role: 'master' }, options.loglevel, logs);
+  const pidfile = options.pidfile === undefined ? undefined : new Pidfile(options.pidfile, log);
+  try {
+    const credentials = workerCredentials(options, log);
+    if (options.umask !== undefined) process.umask(options.umask);
+    await pidfile?.claim();
+    const listener = await bindListener(options, log).catch(async (error: unknown) => {
+      await pidfile?.unlock();
+      throw error;
+    });
+    process.title = 'runfcgi: master';
+    const runtime = options.method === 'threaded' ? threadRuntime : processRuntime;
+    // Threads share the process's user: the whole process changes, once the socket is bound.
+    if (options.method === 'threaded' && credentials !== undefined) dropPrivileges(credentials);
+    const setup: MasterSetup = {
+      worker: {
+        env: workerEnvironment(options.env, process.env, credentials?.account),
+        ...(options.method === 'prefork' && credentials !== undefined ? { uid: credentials.account.uid, gid: credentials.gid } : {}),
+      },
+      reopenLogs: () => logs.reopen(),
+    };
+    const master = new Master(options, listener, runtime, log, signals, setup);
+    try {
+      await master.run(async () => {
+        await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
+        log.info({ address: listener.address, method: options.method, pid: process.pid }, 'runfcgi is listening');
+        hooks.onReady?.();
+      });
+    } finally {
+      listener.close();
+      listener.cleanup();
+      pidfile?.remove();
+      await pidfile?.unlock();
+    }
+    log.info('stopped');
+  } finally {
+    signals.dispose();
+  }
+}
