@@ -11,7 +11,7 @@ import { poolDecision, type PoolLimits } from './pool.js';
 import { PoolStats } from './pool-stats.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
-import { STOPPING_TITLE } from './pidfile.js';
+import { STOPPING_TITLE } from './procfs.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 
 /** What the master is given besides its options. */

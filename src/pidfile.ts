@@ -2,13 +2,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import { RunfcgiError } from './errors.js';
 import type { Logger } from './log.js';
-import { commandLine, isAlive } from './procfs.js';
-
-/** The title a master takes when it stops: it will not touch a successor's files. */
-export const STOPPING_TITLE = 'runfcgi: master (stopping)';
+import { commandLine, isAlive, STOPPING_TITLE } from './procfs.js';
 
 function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
@@ -52,6 +48,8 @@ export class Pidfile {
 
   /** The start lock; only a lock held by another start is worth waiting for (up to 6 s). */
   private async lock(): Promise<() => Promise<void>> {
+    // Loaded here: only a start with pidfile= needs it (it patches fs, and takes time to load).
+    const { default: lockfile } = await import('proper-lockfile');
     const deadline = Date.now() + 6000;
     for (;;) {
       try {

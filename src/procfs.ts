@@ -2,6 +2,9 @@
 
 import fs from 'node:fs';
 
+/** The title a master takes when it stops: a successor may take over its socket path and pidfile. */
+export const STOPPING_TITLE = 'runfcgi: master (stopping)';
+
 /** The command line (or process.title) of `pid`, '' if it cannot be read. */
 export function commandLine(pid: number): string {
   try {
