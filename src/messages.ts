@@ -5,6 +5,9 @@ import type { PoolStatus } from './status.js';
 
 export const MARK = 'runfcgi';
 
+/** A worker process reads its WorkerInit from here, then deletes it: the app never sees it. */
+export const INIT_ENV = 'RUNFCGI_WORKER_INIT';
+
 /** What a worker needs to boot: the options, and who it is. */
 export interface WorkerInit {
   id: number;

@@ -12,8 +12,7 @@ import { requestUrl } from './cgi.js';
 import type { GatewayRequest } from './adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
 import { createLogger, logDestination, type LogDestination, type Logger } from './log.js';
-import { HEARTBEAT_MS, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
-import { INIT_ENV } from './runtime/process.js';
+import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
 import { serve, type Serving } from './serve.js';
 import { withManagement, type PoolStatus } from './status.js';
 

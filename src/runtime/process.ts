@@ -3,11 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { ToWorker, WorkerInit } from '../messages.js';
+import { INIT_ENV, type ToWorker, type WorkerInit } from '../messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
-
-/** The worker reads its init from here, then deletes it: the app never sees it. */
-export const INIT_ENV = 'RUNFCGI_WORKER_INIT';
 
 class ProcessWorker extends EventEmitter implements RuntimeWorker {
   readonly threadId = undefined;
