@@ -37,7 +37,10 @@ function readInit(): WorkerInit {
 
 /**
  * A process worker whose master is gone must go too, even while its event
- * loop is blocked by the app: a tiny thread watches the parent pid.
+ * loop is blocked by the app: a tiny thread watches the parent pid. It is
+ * started once the worker serves: booting a thread costs as much CPU as the
+ * rest of the worker's boot, and until then 'disconnect' covers a lost
+ * master (the app's load ends, then the lost IPC channel is seen).
  */
 function watchMaster(): void {
   const code = `
@@ -163,7 +166,6 @@ async function main(): Promise<void> {
   if (isMainThread) {
     process.title = `runfcgi: worker ${init.id}`;
     process.on('disconnect', () => process.exit(0));
-    watchMaster();
     // Ctrl+C reaches the whole process group, systemd may signal the whole
     // cgroup: the master decides how workers stop (or its loss ends them).
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
@@ -234,6 +236,7 @@ async function main(): Promise<void> {
   });
   heartbeat(serving);
   channel.send(tag<ToMaster>({ type: 'ready' }));
+  if (isMainThread) setImmediate(watchMaster);
 }
 
 main().catch((error: unknown) => {
