@@ -1,9 +1,26 @@
 // The logger: pino JSON lines, to standard error or a file that SIGUSR1 reopens; readable on a terminal.
 
-import pino, { type DestinationStream, type Logger } from 'pino';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import type { default as Pino, DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino';
 import type { LogLevel } from './options.js';
 
-export type { Logger };
+/** What runfcgi logs with: pino's level methods, as in log.info({ worker: 2 }, 'worker ready'). */
+export type Logger = Pick<PinoLogger, LevelMethod>;
+type LevelMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+const LEVEL_METHODS: readonly LevelMethod[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+const LEVEL_VALUES: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/**
+ * pino is loaded with the first line written, not before: loading it took
+ * ~17 ms on the way to the first answer, in the master and in every worker,
+ * and the worker of a quiet app may never write a line. (It is CommonJS, so
+ * it can be loaded synchronously, inside the log call.)
+ */
+const require = createRequire(import.meta.url);
+let pinoModule: typeof Pino | undefined;
+const pino = (): typeof Pino => (pinoModule ??= require('pino') as typeof Pino);
 
 /** A destination that can reopen its file (logrotate renames it, then sends SIGUSR1). */
 export interface LogDestination extends DestinationStream {
@@ -32,7 +49,7 @@ export function prettyLine(line: string): string {
  */
 export function logDestination(file?: string): LogDestination {
   if (file !== undefined && file !== '-' && file !== '/dev/null') return survivingFile(file);
-  const stderr = pino.destination({ fd: 2, sync: true }) as unknown as LogDestination;
+  const stderr = lazyDestination(() => pino().destination({ fd: 2, sync: true }) as unknown as LogDestination);
   if (!process.stderr.isTTY) return stderr;
   return {
     write: (line: string) => stderr.write(prettyLine(line)),
@@ -46,7 +63,9 @@ export function logDestination(file?: string): LogDestination {
  * The first failure is said once on standard error.
  */
 function survivingFile(file: string): LogDestination {
-  const destination = pino.destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination;
+  // Opened once now, as before the destination was made lazily: a file that cannot be opened stops the start.
+  fs.closeSync(fs.openSync(file, 'a'));
+  const destination = lazyDestination(() => pino().destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination);
   let failing = false;
   return {
     write(line: string) {
@@ -74,6 +93,29 @@ function survivingFile(file: string): LogDestination {
   } as LogDestination;
 }
 
+/** A destination made on its first write; before that there is nothing to reopen. */
+function lazyDestination(make: () => LogDestination): LogDestination {
+  let destination: LogDestination | undefined;
+  return {
+    write: (line: string) => (destination ??= make()).write(line),
+    reopen: () => destination?.reopen(),
+  } as LogDestination;
+}
+
+/** A pino logger made when it first writes a line; a call below `options.level` costs nothing. */
+export function lazyLogger(options: LoggerOptions, destination: DestinationStream): Logger {
+  const least = LEVEL_VALUES[(options.level ?? 'info') as LogLevel];
+  let logger: PinoLogger | undefined;
+  const lazy = {} as Record<LevelMethod, (...args: unknown[]) => void>;
+  for (const method of LEVEL_METHODS) {
+    lazy[method] = LEVEL_VALUES[method] < least ? () => {} : (...args) => {
+      logger ??= pino()(options, destination);
+      (logger[method] as (...args: unknown[]) => void)(...args);
+    };
+  }
+  return lazy as unknown as Logger;
+}
+
 export function createLogger(bindings: Record<string, unknown> = {}, level: LogLevel = 'info', destination: DestinationStream = logDestination()): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } }, destination);
+  return lazyLogger({ level, base: { pid: process.pid, ...bindings } }, destination);
 }

@@ -4,14 +4,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
 import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
 import { loadApp } from './adapter/load.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
 import type { GatewayRequest } from './adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
-import { createLogger, logDestination, type LogDestination, type Logger } from './log.js';
+import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from './log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './messages.js';
 import { serve, type Serving } from './serve.js';
 import { withManagement, type PoolStatus } from './status.js';
@@ -144,7 +143,7 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
   const file = init.options.accesslog;
   if (file === undefined) return { access: undefined, destination: undefined };
   const destination = logDestination(file);
-  const log = pino({ base: { worker: init.id }, messageKey: 'msg' }, destination);
+  const log = lazyLogger({ base: { worker: init.id }, messageKey: 'msg' }, destination);
   const access = (request: GatewayRequest, status: number): void => {
     const p = request.params;
     log.info({ method: p.REQUEST_METHOD ?? 'GET', uri: requestUrl(p), status, bytes: request.bytesOut, ms: Math.round((performance.now() - request.startedAt) * 100) / 100 }, 'request');

@@ -1,6 +1,6 @@
 // What every adapter is: a function that takes a FastCGI request and answers it.
 
-import type { Logger } from 'pino';
+import type { Logger } from '../log.js';
 import type { RequestSink } from '../fcgi/request.js';
 
 export type { RequestSink };
