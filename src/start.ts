@@ -4,7 +4,7 @@ import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
 import { workerEnvironment } from './environment.js';
 import { RunfcgiError } from './errors.js';
-import { createLogger, logDestination, type Logger } from './log.js';
+import { createLogger, logDestination } from './log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
 import type { Options } from './options.js';
 import { Pidfile } from './pidfile.js';
@@ -17,12 +17,9 @@ interface Credentials {
   gid: number;
 }
 
-/** user=/group= checked at start: only root may change them; root without them is warned about. */
-function workerCredentials(options: Options, log: Logger): Credentials | undefined {
-  if (options.user === undefined) {
-    if (isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
-    return undefined;
-  }
+/** user=/group= checked at start: only root may change them. */
+function workerCredentials(options: Options): Credentials | undefined {
+  if (options.user === undefined) return undefined;
   const account = lookupUser(options.user);
   const gid = options.group === undefined ? account.gid : lookupGroup(options.group);
   if (!isRoot() && account.uid !== process.getuid?.()) {
@@ -51,7 +48,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
   const log = createLogger({ role: 'master' }, options.loglevel, logs);
   const pidfile = options.pidfile === undefined ? undefined : new Pidfile(options.pidfile, log);
   try {
-    const credentials = workerCredentials(options, log);
+    const credentials = workerCredentials(options);
     if (options.umask !== undefined) process.umask(options.umask);
     await pidfile?.claim();
     const listener = await bindListener(options, log).catch(async (error: unknown) => {
@@ -74,6 +71,9 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
         log.info({ address: listener.address, method: options.method, pid: process.pid }, 'runfcgi is listening');
+        // Said once serving, not at start: the first line a master writes loads the logger (log.ts),
+        // and that should not delay the first worker.
+        if (credentials === undefined && isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
         hooks.onReady?.();
       });
     } finally {
