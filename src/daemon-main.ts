@@ -1,6 +1,6 @@
 // The daemon's entry: run the master with the launcher's options, and tell the launcher how it went.
 
-import { DAEMON_ENV, type DaemonReport } from './daemon.js';
+import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './daemon.js';
 import { EXIT_RUNTIME, RunfcgiError } from './errors.js';
 import type { Options } from './options.js';
 import { startMaster } from './start.js';
@@ -14,6 +14,9 @@ function report(message: DaemonReport): Promise<void> {
 
 const options = JSON.parse(process.env[DAEMON_ENV] ?? '{}') as Options;
 delete process.env[DAEMON_ENV];
+// What the launcher started us without, for a faster boot: the workers get it from process.env.
+Object.assign(process.env, JSON.parse(process.env[HELD_ENV] ?? '{}') as Record<string, string>);
+delete process.env[HELD_ENV];
 
 startMaster(options, {
   onReady: () => {

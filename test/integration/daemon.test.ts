@@ -101,6 +101,18 @@ describe('daemonize', () => {
     expect(fs.statSync(sock).mode & 0o777).toBe(0o755);
   });
 
+  it("passes NODE_EXTRA_CA_CERTS on to the workers, though the daemon boots without it", async () => {
+    const d = dir();
+    const sock = path.join(d, 'app.sock');
+    const certs = path.join(d, 'extra-ca.pem');
+    fs.writeFileSync(certs, '');
+    const r = runSync([`app=${CONTROL}`, `socket=${sock}`, `pidfile=${d}/app.pid`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: certs } });
+    pidfiles.push(`${d}/app.pid`);
+    expect(r.code).toBe(0);
+    const env = JSON.parse((await cgiFcgi(sock, { REQUEST_URI: '/env' })).body.toString()) as Record<string, string>;
+    expect(env.NODE_EXTRA_CA_CERTS).toBe(certs);
+  });
+
   it('resolves relative paths against the starting directory before changing to workdir', async () => {
     const d = dir();
     fs.copyFileSync(CONTROL, path.join(d, 'app.mjs'));
