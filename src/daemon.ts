@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT_RUNTIME, RunfcgiError } from './errors.js';
+import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from './errors.js';
 import type { Options } from './options.js';
 
 /** The daemon finds its (already checked) options here, and knows it is the daemon. */
@@ -20,9 +20,7 @@ function openLog(name: 'outlog' | 'errlog', file: string): number {
   try {
     return fs.openSync(file, 'a', 0o640);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (code ?? (error as Error).message);
-    throw new RunfcgiError(`cannot open ${name}=${file}: ${why}`);
+    throw cannotOpen(name, file, error);
   }
 }
 

@@ -40,3 +40,10 @@ export class WorkerBootError extends RunfcgiError {
     super(message, EXIT_WORKER_BOOT);
   }
 }
+
+/** The one-line error for a file an option names that cannot be opened: `cannot open errlog=/x/y.log: ...`. */
+export function cannotOpen(option: string, file: string, error: unknown): RunfcgiError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (code ?? String((error as Error).message ?? error));
+  return new RunfcgiError(`cannot open ${option}=${file}: ${why}`);
+}

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { default as Pino, DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino';
+import { cannotOpen } from './errors.js';
 import type { LogLevel } from './options.js';
 
 /** What runfcgi logs with: pino's level methods, as in log.info({ worker: 2 }, 'worker ready'). */
@@ -47,8 +48,8 @@ export function prettyLine(line: string): string {
  * Standard error, or `file` opened for appending (synchronously, so a line
  * logged just before exit is not lost). On a terminal, lines are made readable.
  */
-export function logDestination(file?: string): LogDestination {
-  if (file !== undefined && file !== '-' && file !== '/dev/null') return survivingFile(file);
+export function logDestination(file?: string, option = 'errlog'): LogDestination {
+  if (file !== undefined && file !== '-' && file !== '/dev/null') return survivingFile(file, option);
   const stderr = lazyDestination(() => pino().destination({ fd: 2, sync: true }) as unknown as LogDestination);
   if (!process.stderr.isTTY) return stderr;
   return {
@@ -62,9 +63,18 @@ export function logDestination(file?: string): LogDestination {
  * not the server: pino's synchronous destination throws from log.info().
  * The first failure is said once on standard error.
  */
-function survivingFile(file: string): LogDestination {
-  // Opened once now, as before the destination was made lazily: a file that cannot be opened stops the start.
-  fs.closeSync(fs.openSync(file, 'a'));
+/** Opens `file` for appending once, so that a log file that cannot be opened stops the start with a clear line. */
+export function checkLogFile(file: string, option: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, 'a'));
+  } catch (error) {
+    throw cannotOpen(option, file, error);
+  }
+}
+
+function survivingFile(file: string, option: string): LogDestination {
+  // Opened once now, as before the destination was made lazily.
+  checkLogFile(file, option);
   const destination = lazyDestination(() => pino().destination({ dest: file, append: true, sync: true, mkdir: false }) as unknown as LogDestination);
   let failing = false;
   return {

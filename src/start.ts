@@ -4,7 +4,7 @@ import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
 import { workerEnvironment } from './environment.js';
 import { RunfcgiError } from './errors.js';
-import { createLogger, logDestination } from './log.js';
+import { checkLogFile, createLogger, logDestination } from './log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
 import type { Options } from './options.js';
 import { Pidfile } from './pidfile.js';
@@ -45,6 +45,8 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
   // First of all, so that a signal that comes early is queued, not fatal.
   const signals = new SignalQueue(SIGNALS);
   const logs = logDestination(options.errlog);
+  // The workers open it; a file they cannot open is better said here, once.
+  if (options.accesslog !== undefined && options.accesslog !== '-') checkLogFile(options.accesslog, 'accesslog');
   const log = createLogger({ role: 'master' }, options.loglevel, logs);
   const pidfile = options.pidfile === undefined ? undefined : new Pidfile(options.pidfile, log);
   try {

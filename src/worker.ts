@@ -142,7 +142,7 @@ function poolStatus(full: boolean): Promise<PoolStatus> {
 function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; destination: LogDestination | undefined } {
   const file = init.options.accesslog;
   if (file === undefined) return { access: undefined, destination: undefined };
-  const destination = logDestination(file);
+  const destination = logDestination(file, 'accesslog');
   const log = lazyLogger({ base: { worker: init.id }, messageKey: 'msg' }, destination);
   const access = (request: GatewayRequest, status: number): void => {
     const p = request.params;
@@ -172,7 +172,12 @@ async function main(): Promise<void> {
   const { options } = init;
   const logs = logDestination(options.errlog);
   const log = createLogger({ worker: init.id }, options.loglevel, logs);
-  const accessLog = accessLogger(init);
+  let accessLog: ReturnType<typeof accessLogger>;
+  try {
+    accessLog = accessLogger(init);
+  } catch (error) {
+    return bootFailure(EXIT_WORKER_BOOT, (error as Error).message);
+  }
   const app = await loadHandler(init, log, accessLog.access);
   const handler = withManagement(app, options, poolStatus);
   let server: net.Server;

@@ -146,6 +146,14 @@ describe('daemonize', () => {
     expect(tagged(tag)).toEqual([]);
   });
 
+  it.each(['errlog', 'accesslog'])('a foreground start with an %s that cannot be opened fails with one line, no stack trace', (option) => {
+    const d = dir();
+    const r = runSync(['daemonize=false', `socket=${d}/f.sock`, `${option}=${d}/nowhere/x.log`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^runfcgi: .*cannot open ${option}=.*nowhere/x\\.log: its directory does not exist`, 'm'));
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('the launcher fails when the port is in use', async () => {
     const blocker = net.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => blocker.once('listening', r));
