@@ -120,7 +120,9 @@ export class RecordWriter {
     return length;
   }
 
+  /** A large buffer goes out as records of views of it, written together: one writev, not one per record. */
   private streamBuffer(type: number, id: number, data: Buffer): void {
+    let bytes = 0;
     for (let offset = 0; offset < data.length; offset += FCGI_MAX_CONTENT) {
       const part = data.subarray(offset, offset + FCGI_MAX_CONTENT);
       const copy = part.length <= COPY_LIMIT;
@@ -134,8 +136,9 @@ export class RecordWriter {
         this.seal();
         this.queue.push(part);
       }
-      this.wrote(FCGI_HEADER_LEN + part.length);
+      bytes += FCGI_HEADER_LEN + part.length;
     }
+    this.wrote(bytes);
   }
 
   /** The empty STDOUT that ends the stream and END_REQUEST, back to back. */
