@@ -108,6 +108,17 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
     expect((await cgiFcgi(sock, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
   });
 
+  it.each(['/throw', '/reject'])('an app that fails while handling a request (%s) answers 500, and its worker carries on', async (route) => {
+    const s = await boot('minspare=1', 'maxspare=1');
+    await waitFor(() => lines(s, 'worker ready').length === 1, 10_000, 'one worker');
+    const before = (await cgiFcgi(sock, { REQUEST_URI: '/who' })).body.toString();
+    const failed = await cgiFcgi(sock, { REQUEST_URI: route });
+    expect(failed.status).toBe(500);
+    expect(failed.body.toString()).toBe('Internal Server Error\n');
+    expect(lines(s, 'application error')).toHaveLength(1);
+    expect((await cgiFcgi(sock, { REQUEST_URI: '/who' })).body.toString()).toBe(before);
+  });
+
   it.each(['/throw-later', '/reject-later'])('an error the app raises outside a request (%s) retires the worker after the requests in progress', async (route) => {
     const s = await boot('minspare=1', 'maxspare=1');
     await waitFor(() => lines(s, 'worker ready').length === 1, 10_000, 'one worker');
