@@ -1,6 +1,7 @@
 // The application side of one FastCGI transport connection (spec 3, 4, 5, 6).
 
 import { EventEmitter } from 'node:events';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   ProtocolError,
@@ -31,6 +32,7 @@ import {
   ROLE_NAMES,
 } from './constants.js';
 import { RecordParser } from './parser.js';
+import { readIntoSharedBuffer } from './reader.js';
 import { RecordWriter } from './writer.js';
 import { FcgiRequest } from './request.js';
 import { RequestTable } from './request-table.js';
@@ -86,6 +88,8 @@ export class FcgiConnection extends EventEmitter {
   private inputEnded = false;
   /** A request has begun on this connection. */
   private used = false;
+  /** Chunks are views of a buffer the next read overwrites. */
+  private readonly borrowed: boolean;
 
   constructor(socket: Duplex, options: Partial<ConnectionOptions> = {}) {
     super();
@@ -93,7 +97,9 @@ export class FcgiConnection extends EventEmitter {
     this.options = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
     this.parser = new RecordParser(this.onRecord);
     this.writer = new RecordWriter(socket);
-    socket.on('data', this.onData);
+    // A socket that reads into the worker's shared buffer lends us each chunk: what we keep, we copy.
+    this.borrowed = socket instanceof net.Socket && readIntoSharedBuffer(socket, this.onData);
+    if (!this.borrowed) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
@@ -228,8 +234,9 @@ export class FcgiConnection extends EventEmitter {
         this.refuse(req, '431 Request Header Fields Too Large', `params of request ${id} exceed ${this.options.maxParamsBytes} bytes (maxparamsbytes=)`);
         return;
       }
-      if (req.paramChunk === null) req.paramChunk = content;
-      else (req.paramChunks ??= [req.paramChunk]).push(content);
+      const kept = this.borrowed ? Buffer.from(content) : content;
+      if (req.paramChunk === null) req.paramChunk = kept;
+      else (req.paramChunks ??= [req.paramChunk]).push(kept);
       return;
     }
     // A pair may straddle two PARAMS records: decode the stream as a whole.
@@ -308,7 +315,7 @@ export class FcgiConnection extends EventEmitter {
       if (req.role !== 'FILTER') req.state = 'output';
       req.sink?.stdin(null);
     } else {
-      req.sink?.stdin(content);
+      req.sink?.stdin(this.borrowed ? Buffer.from(content) : content);
     }
   }
 
@@ -317,7 +324,7 @@ export class FcgiConnection extends EventEmitter {
     if (req === undefined || req.state !== 'input') return;
     if (!req.stdinDone) throw new ProtocolError(`DATA for request ${id} before its STDIN ended`);
     if (content.length === 0) req.state = 'output';
-    req.sink?.data?.(content.length === 0 ? null : content);
+    req.sink?.data?.(content.length === 0 ? null : this.borrowed ? Buffer.from(content) : content);
   }
 
   private onAbortRequest(id: number): void {
