@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, waitForListen, which } from './run.js';
+import { freePort, killGroup, waitForListen, which } from './run.js';
 
 export interface Nginx {
   port: number;
@@ -57,6 +57,8 @@ export async function startNginxWith(dir: string, http: (port: number) => string
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
 worker_processes 1;
+# A graceful stop waits for open connections at most this long: no worker outlives its test.
+worker_shutdown_timeout 2s;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log info;
 events { worker_connections 1024; }
@@ -71,7 +73,8 @@ http {
   ${http(port)}
 }
 `);
-  const child: ChildProcess = spawn(which('nginx')!, ['-c', conf, '-p', prefix, '-e', `${prefix}/error.log`], { stdio: 'ignore' });
+  // Its own process group: stop() can end the workers too, whatever became of the master.
+  const child: ChildProcess = spawn(which('nginx')!, ['-c', conf, '-p', prefix, '-e', `${prefix}/error.log`], { stdio: 'ignore', detached: true });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitForListen(port);
   return {
@@ -80,7 +83,10 @@ http {
     errorLog: () => fs.readFileSync(`${prefix}/error.log`, 'utf8'),
     async stop() {
       child.kill('SIGQUIT');
+      const late = setTimeout(() => killGroup(child.pid!), 5000);
       await exited;
+      clearTimeout(late);
+      killGroup(child.pid!);
     },
   };
 }

@@ -46,6 +46,15 @@ export function start(args: string[], options: SpawnOptions = {}): Started {
   };
 }
 
+/** Ends what is left of a process group started with `detached: true` (a web server's workers). */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
+
 /** Resolves once something accepts connections at `target` (socket path or port). */
 export async function waitForListen(target: string | number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

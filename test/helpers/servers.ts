@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, freePort, waitForListen, which } from './run.js';
+import { ROOT, freePort, killGroup, waitForListen, which } from './run.js';
 
 export const EXAMPLES = path.join(ROOT, 'examples');
 
@@ -42,7 +42,8 @@ export interface WebServer {
 }
 
 function run(binary: string, args: string[], port: number, logFile: string, stopSignal: NodeJS.Signals): Promise<WebServer> {
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: stop() can end its children too, whatever became of the parent.
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -53,13 +54,16 @@ function run(binary: string, args: string[], port: number, logFile: string, stop
     log: () => output + (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''),
     async stop() {
       child.kill(stopSignal);
+      const late = setTimeout(() => killGroup(child.pid!), 5000);
       await exited;
+      clearTimeout(late);
+      killGroup(child.pid!);
     },
   };
   return waitForListen(port).then(
     () => server,
     async (error: Error) => {
-      child.kill('SIGKILL');
+      killGroup(child.pid!);
       throw new Error(`${path.basename(binary)} did not start: ${error.message}\n${server.log()}`);
     },
   );

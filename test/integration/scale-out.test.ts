@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as fcgiRequest } from '../helpers/fcgi-records.js';
 import { waitFor } from '../helpers/load.js';
-import { BIN, FIXTURES, need, tempDir, which } from '../helpers/run.js';
+import { BIN, FIXTURES, killGroup, need, tempDir, which } from '../helpers/run.js';
 import { recipe } from '../helpers/servers.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -29,7 +29,8 @@ function ip(...args: string[]): void {
 }
 
 function inNs(ns: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(which('ip')!, ['netns', 'exec', ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // Its own process group, so that afterAll ends nginx's worker with its master.
+  return spawn(which('ip')!, ['netns', 'exec', ns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
 }
 
 describe.runIf(asRoot && need('ip') && need('nginx'))('one nginx over runfcgi on two hosts (network namespaces)', () => {
@@ -84,7 +85,7 @@ ${conf}
   });
 
   afterAll(async () => {
-    for (const child of [nginx, ...apps]) child?.kill('SIGKILL');
+    for (const child of [nginx, ...apps]) if (child?.pid !== undefined) killGroup(child.pid);
     await new Promise((r) => setTimeout(r, 300));
     for (const ns of [WEB, ...HOSTS.map((h) => h.ns)]) {
       try {
