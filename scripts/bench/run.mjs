@@ -189,6 +189,9 @@ async function bulk() {
       const nginx = await startNginx(PORT, `server unix:${SOCK};`, `${location} ${location === FASTCGI ? 'fastcgi_buffering off;' : 'proxy_buffering off;'}`);
       try {
         await sleep(500);
+        // A warm-up of each direction first: the measured transfers find the code paths compiled.
+        curlSeconds(['--data-binary', `@${file}`, `http://127.0.0.1:${PORT}/upload`]);
+        curlSeconds([`http://127.0.0.1:${PORT}/download?mb=10`]);
         const r = runs.get(name);
         const pids = server.pids();
         const before = memory(pids, 'VmRSS');
