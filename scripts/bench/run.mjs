@@ -189,12 +189,13 @@ async function bulk() {
       const nginx = await startNginx(PORT, `server unix:${SOCK};`, `${location} ${location === FASTCGI ? 'fastcgi_buffering off;' : 'proxy_buffering off;'}`);
       try {
         await sleep(500);
+        const r = runs.get(name);
+        const pids = server.pids();
+        // Idle RSS before anything passed through: the growth counts the first transfers too.
+        const before = memory(pids, 'VmRSS');
         // A warm-up of each direction first: the measured transfers find the code paths compiled.
         curlSeconds(['--data-binary', `@${file}`, `http://127.0.0.1:${PORT}/upload`]);
         curlSeconds([`http://127.0.0.1:${PORT}/download?mb=10`]);
-        const r = runs.get(name);
-        const pids = server.pids();
-        const before = memory(pids, 'VmRSS');
         let cpu = cpuMs(pids);
         r.up.push(BULK_MB / curlSeconds(['--data-binary', `@${file}`, `http://127.0.0.1:${PORT}/upload`]));
         r.upCpu.push(cpuMs(pids) - cpu);
