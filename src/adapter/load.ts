@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
-import { isModulePath } from '../options.js';
+import { isModulePath } from '../option-values.js';
 import { fetchHandler, type FetchApp } from './fetch.js';
 import { nodeHandler } from './node.js';
 import type { AdapterOptions, RequestHandler } from './types.js';

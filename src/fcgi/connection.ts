@@ -5,32 +5,24 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   ProtocolError,
-  decodeParams,
   decodeParamsInto,
   newParams,
   encodeEndRequest,
-  encodeParams,
-  encodeRecord,
 } from './codec.js';
 import {
   FCGI_ABORT_REQUEST,
   FCGI_BEGIN_REQUEST,
   FCGI_DATA,
-  FCGI_GET_VALUES,
-  FCGI_GET_VALUES_RESULT,
   FCGI_KEEP_CONN,
-  FCGI_MAX_CONNS,
-  FCGI_MAX_REQS,
-  FCGI_MPXS_CONNS,
   FCGI_OVERLOADED,
   FCGI_PARAMS,
   FCGI_STDERR,
   FCGI_STDIN,
   FCGI_STDOUT,
   FCGI_UNKNOWN_ROLE,
-  FCGI_UNKNOWN_TYPE,
   ROLE_NAMES,
 } from './constants.js';
+import { managementReply } from './management.js';
 import { RecordParser } from './parser.js';
 import { readIntoSharedBuffer } from './reader.js';
 import { RecordWriter } from './writer.js';
@@ -157,7 +149,7 @@ export class FcgiConnection extends EventEmitter {
   private readonly onRecord = (type: number, requestId: number, content: Buffer): void => {
     if (this.socket.destroyed) return;
     if (requestId === 0) {
-      this.onManagementRecord(type, content);
+      this.writer.write(managementReply(type, content, this.options));
       return;
     }
     switch (type) {
@@ -180,26 +172,6 @@ export class FcgiConnection extends EventEmitter {
         throw new ProtocolError(`unexpected record type ${type} for request ${requestId}`);
     }
   };
-
-  private onManagementRecord(type: number, content: Buffer): void {
-    if (type === FCGI_GET_VALUES) {
-      const asked = decodeParams(content);
-      const known: Record<string, string> = {
-        [FCGI_MAX_CONNS]: String(this.options.maxConns),
-        [FCGI_MAX_REQS]: String(this.options.maxReqs),
-        [FCGI_MPXS_CONNS]: '1',
-      };
-      // Spec 4.1: answer the names we know, leave the others out.
-      const answer = Object.keys(asked)
-        .filter((name) => name in known)
-        .map((name): [string, string] => [name, known[name]!]);
-      this.writer.write(encodeRecord(FCGI_GET_VALUES_RESULT, 0, encodeParams(answer)));
-      return;
-    }
-    const body = Buffer.alloc(8);
-    body[0] = type;
-    this.writer.write(encodeRecord(FCGI_UNKNOWN_TYPE, 0, body));
-  }
 
   private onBeginRequest(id: number, content: Buffer): void {
     if (content.length < 8) {

@@ -91,7 +91,7 @@ describe('FastCGI connection', () => {
 
   it('answers GET_VALUES with the names it knows and leaves the others out', async () => {
     const { socket } = echoConnection({ maxConns: 10, maxReqs: 50 });
-    const asked = encodeParams([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', ''], ['NOT_A_VALUE', '']]);
+    const asked = encodeParams([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', ''], ['NOT_A_VALUE', ''], ['toString', ''], ['constructor', ''], ['__proto__', '']]);
     socket.push(encodeRecord(C.FCGI_GET_VALUES, 0, asked));
     await settle();
     const [result] = socket.records();
