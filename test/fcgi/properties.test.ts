@@ -6,7 +6,7 @@ import { ProtocolError, decodeParams, encodeParams, encodeRecord } from '../../s
 import { FcgiConnection } from '../../src/fcgi/connection.js';
 import * as C from '../../src/fcgi/constants.js';
 import { RecordParser } from '../../src/fcgi/parser.js';
-import { MemorySocket } from '../helpers/memory-socket.js';
+import { MemorySocket, settle } from '../helpers/memory-socket.js';
 
 const latin1 = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 const record = fc.record({
@@ -71,6 +71,20 @@ describe('codec and parser properties', () => {
         expect(error).toBeInstanceOf(ProtocolError);
       }
     }));
+  });
+
+  it('FCGI_GET_VALUES with any names, Object.prototype\'s among them, is answered with only the known ones', async () => {
+    const name = fc.oneof(latin1, fc.constantFrom('toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf', C.FCGI_MAX_CONNS, C.FCGI_MAX_REQS, C.FCGI_MPXS_CONNS));
+    await fc.assert(fc.asyncProperty(fc.uniqueArray(name, { maxLength: 12 }), async (names) => {
+      const socket = new MemorySocket();
+      new FcgiConnection(socket);
+      socket.emit('data', encodeRecord(C.FCGI_GET_VALUES, 0, encodeParams(names.map((n) => [n, '']))));
+      await settle();
+      const [result] = socket.records();
+      expect(result!.type).toBe(C.FCGI_GET_VALUES_RESULT);
+      const known = [C.FCGI_MAX_CONNS, C.FCGI_MAX_REQS, C.FCGI_MPXS_CONNS];
+      expect(Object.keys(decodeParams(result!.content)).sort()).toEqual(names.filter((n) => known.includes(n)).sort());
+    }), { numRuns: 300 });
   });
 
   it('garbage on a connection ends at worst in a closed connection, never in an exception', () => {
