@@ -9,9 +9,10 @@ export class Invalid extends Error {}
 
 export function oneOf<T extends string>(aliases: Record<string, T>) {
   return (text: string): T => {
-    const value = aliases[text.toLowerCase()];
-    if (value === undefined) throw new Invalid(`expected ${Object.keys(aliases).join(', ')}`);
-    return value;
+    // Own keys only: `constructor` or `__proto__` is not a value.
+    const key = text.toLowerCase();
+    if (!Object.hasOwn(aliases, key)) throw new Invalid(`expected ${Object.keys(aliases).join(', ')}`);
+    return aliases[key]!;
   };
 }
 
@@ -27,9 +28,9 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 const BOOLEANS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, t: true, f: false, '1': true, '0': false, on: true, off: false };
 
 export function boolean(text: string): boolean {
-  const value = BOOLEANS[text.toLowerCase()];
-  if (value === undefined) throw new Invalid('expected true or false (also yes/no, t/f, 1/0)');
-  return value;
+  const key = text.toLowerCase();
+  if (!Object.hasOwn(BOOLEANS, key)) throw new Invalid('expected true or false (also yes/no, t/f, 1/0)');
+  return BOOLEANS[key]!;
 }
 
 export function filePath(text: string, cwd: string): string {
