@@ -58,11 +58,6 @@ export function logDestination(file?: string, option = 'errlog'): LogDestination
   } as LogDestination;
 }
 
-/**
- * A log file whose failed writes (a full disk, a file gone) lose that line,
- * not the server: pino's synchronous destination throws from log.info().
- * The first failure is said once on standard error.
- */
 /** Opens `file` for appending once, so that a log file that cannot be opened stops the start with a clear line. */
 export function checkLogFile(file: string, option: string): void {
   try {
@@ -72,6 +67,11 @@ export function checkLogFile(file: string, option: string): void {
   }
 }
 
+/**
+ * A log file whose failed writes (a full disk, a file gone) lose that line,
+ * not the server: pino's synchronous destination throws from log.info().
+ * The first failure is said once on standard error.
+ */
 function survivingFile(file: string, option: string): LogDestination {
   // Opened once now, as before the destination was made lazily.
   checkLogFile(file, option);

@@ -190,10 +190,10 @@ async function main(): Promise<void> {
 
   let retiring = false;
   /** Leaves after the requests in progress, while the master starts a replacement. */
-  const retire = (fields: object, why: string): void => {
+  const retire = (level: 'info' | 'warn', fields: object, why: string): void => {
     if (retiring) return;
     retiring = true;
-    log.warn(fields, `${why}: retiring after the requests in progress`);
+    log[level](fields, `${why}: retiring after the requests in progress`);
     channel.send(tag<ToMaster>({ type: 'retiring' }));
     void leave(serving, options.graceperiod * 1000);
   };
@@ -207,7 +207,7 @@ async function main(): Promise<void> {
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {
-      if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire({ served: serving.accepted }, 'maxrequests reached');
+      if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire('info', { served: serving.accepted }, 'maxrequests reached');
     },
   });
   // An error the app throws outside a request (a timer, an event, a promise
@@ -216,11 +216,11 @@ async function main(): Promise<void> {
   // carry on: it only lets the others finish first.
   const thrown = (error: unknown): void => {
     if (retiring) log.error({ err: error }, 'the app threw outside a request');
-    else retire({ err: error }, 'the app threw outside a request');
+    else retire('warn', { err: error }, 'the app threw outside a request');
   };
   process.on('uncaughtException', thrown);
   process.on('unhandledRejection', thrown);
-  if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire({ mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
+  if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire('warn', { mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
   channel.onMessage((message) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;
