@@ -1,6 +1,5 @@
 // The master's listening socket: bound here, listened on and accepted from by the workers only.
 
-import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -124,6 +123,8 @@ async function bindTcpOnce(host: string, port: number, method: Method): Promise<
   let family = net.isIP(host);
   if (family === 0) {
     try {
+      // Loaded only for a host name: the resolver reads its configuration as it loads.
+      const dns = await import('node:dns/promises');
       ({ address, family } = await dns.lookup(host));
     } catch {
       throw new RunfcgiError(`cannot listen on ${shown}: host name ${host} does not resolve`);

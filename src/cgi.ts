@@ -79,11 +79,13 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
   const protocol = params.SERVER_PROTOCOL;
   let major = 1;
   let minor = 1;
+  let version = '1.1';
   if (protocol !== undefined && protocol !== 'HTTP/1.1') {
     const match = /^HTTP\/(\d+)(?:\.(\d+))?$/i.exec(protocol);
     if (match) {
       major = Number(match[1]);
       minor = Number(match[2] ?? 0);
+      version = `${major}.${minor}`;
     }
   }
   const port = params.REMOTE_PORT ? Number(params.REMOTE_PORT) : undefined;
@@ -91,7 +93,7 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
     method: params.REQUEST_METHOD || 'GET',
     url: requestUrl(params),
     rawHeaders,
-    httpVersion: `${major}.${minor}`,
+    httpVersion: version,
     httpVersionMajor: major,
     httpVersionMinor: minor,
     remoteAddress: params.REMOTE_ADDR || undefined,

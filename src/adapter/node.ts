@@ -3,7 +3,7 @@
 import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { cgiRequest, hasNoBody } from '../cgi.js';
+import { cgiRequest, hasNoBody, requestUrl } from '../cgi.js';
 import type { Logger } from '../log.js';
 import type { GatewayRequest } from './types.js';
 import { FcgiSocket } from './socket.js';
@@ -61,6 +61,9 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     // No chunked framing, no keep-alive: the web server frames the reply to the browser.
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
+    // Nor a `Connection: close` line, which the CGI head would only drop again
+    // (as after res.removeHeader('connection'); hop-by-hop lines the app sets still go).
+    (res as ServerResponse & { _removedConnection: boolean })._removedConnection = true;
     // The web server owns the Date header of what it sends.
     res.sendDate = false;
     res.writeContinue = noInterimResponses;
@@ -72,17 +75,20 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     // spares a wrapper per request.
     res.on('prefinish', onResponseEnd);
 
-    const fail = (error: unknown): void => {
-      log.error({ err: error, method: cgi.method, url: cgi.url }, 'application error');
-      sendError(res, error, debug);
-    };
     try {
       const result: unknown = listener(req, res);
-      if (result instanceof Promise) result.catch(fail);
+      // An async listener: its rejection is an application error too (the closure only then).
+      if (result instanceof Promise) result.catch((error: unknown) => fail(fcgi, res, error, log, debug));
     } catch (error) {
-      fail(error);
+      fail(fcgi, res, error, log, debug);
     }
   };
+}
+
+function fail(fcgi: GatewayRequest, res: ServerResponse, error: unknown, log: Logger, debug: boolean): void {
+  // The URL as the browser asked for it: routers rewrite req.url on the way.
+  log.error({ err: error, method: fcgi.params.REQUEST_METHOD || 'GET', url: requestUrl(fcgi.params) }, 'application error');
+  sendError(res, error, debug);
 }
 
 // Listeners without closures: they find what they need on the response (hot path).

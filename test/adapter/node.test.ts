@@ -20,6 +20,19 @@ describe('Node (req, res) adapter', () => {
     expect(ex.body.toString()).toBe('part one, part two');
   });
 
+  it('drops the hop-by-hop headers an app sets itself, and keeps the rest', async () => {
+    const ex = await exchange(nodeHandler((_req, res) => {
+      res.setHeader('Connection', 'keep-alive');
+      res.setHeader('Keep-Alive', 'timeout=5');
+      res.writeHead(200, { Upgrade: 'h2c', 'X-Kept': 'yes' });
+      res.end('ok');
+    }, opts), {});
+    expect(ex.headers[0]).toBe('Status: 200 OK');
+    expect(ex.headers.join('\n')).not.toMatch(/connection|keep-alive|upgrade/i);
+    expect(header(ex, 'x-kept')).toEqual(['yes']);
+    expect(ex.body.toString()).toBe('ok');
+  });
+
   it('gives req.url the browser URL: REQUEST_URI, else SCRIPT_NAME + PATH_INFO + query', async () => {
     const seen: string[] = [];
     const handler = nodeHandler((req, res) => {
