@@ -132,11 +132,14 @@ export class FcgiConnection extends EventEmitter {
 
   private readonly onData = (chunk: Buffer): void => {
     this.lastInput = performance.now();
+    this.writer.hold();
     try {
       this.parser.push(chunk);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.fail(err);
+    } finally {
+      this.writer.release();
     }
   };
 

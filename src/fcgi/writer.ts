@@ -55,6 +55,8 @@ export class RecordWriter {
   private readonly queue: Buffer[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
+  /** Inside hold()/release(): the release writes, no flush is scheduled. */
+  private held = false;
 
   constructor(socket: Duplex) {
     this.socket = socket;
@@ -76,6 +78,20 @@ export class RecordWriter {
       this.queue.push(buf);
     }
     this.wrote(buf.length);
+  }
+
+  /**
+   * While the connection hands a read's records to the app: an app that
+   * answers at once (most do) has its response written when the read is
+   * done, without a flush scheduled for later in the tick.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    if (this.queuedBytes > 0 && !this.flushScheduled) this.flush();
   }
 
   flush(): void {
@@ -169,7 +185,7 @@ export class RecordWriter {
     this.queuedBytes += bytes;
     if (this.queuedBytes >= QUEUE_FLUSH_BYTES) {
       this.flush();
-    } else if (!this.flushScheduled) {
+    } else if (!this.flushScheduled && !this.held) {
       this.flushScheduled = true;
       process.nextTick(flushWriter, this);
     }

@@ -67,4 +67,27 @@ describe('RecordWriter', () => {
     expect(socket.written).toHaveLength(1);
     expect(socket.records().map((r) => r.type)).toEqual([C.FCGI_STDOUT, C.FCGI_STDOUT, C.FCGI_END_REQUEST]);
   });
+
+  it('writes what came while held at release, and schedules a flush for what comes after', async () => {
+    const socket = new MemorySocket();
+    const writer = new RecordWriter(socket);
+    writer.hold();
+    writer.stream(C.FCGI_STDOUT, 1, 'Status: 200 OK\r\n\r\nfirst', 'utf8');
+    writer.endRequest(1, 0);
+    expect(socket.written).toHaveLength(0);
+    writer.release();
+    expect(socket.written).toHaveLength(1);
+    // An answer that comes later (an async app) leaves at the end of its tick.
+    writer.stream(C.FCGI_STDOUT, 2, 'Status: 200 OK\r\n\r\nlater', 'utf8');
+    writer.endRequest(2, 0);
+    expect(socket.written).toHaveLength(1);
+    await new Promise(process.nextTick);
+    expect(socket.written).toHaveLength(2);
+    expect(socket.stdout(1).toString()).toBe('Status: 200 OK\r\n\r\nfirst');
+    expect(socket.stdout(2).toString()).toBe('Status: 200 OK\r\n\r\nlater');
+    // Nothing queued: a release writes nothing.
+    writer.hold();
+    writer.release();
+    expect(socket.written).toHaveLength(2);
+  });
 });
