@@ -1,6 +1,6 @@
 // Serves a Node request listener `(req, res)`: Express, Koa's callback(), Connect, http.Server.
 
-import { IncomingMessage, ServerResponse, type RequestListener } from 'node:http';
+import { IncomingMessage, OutgoingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { cgiRequest, hasNoBody, requestUrl } from '../cgi.js';
@@ -36,6 +36,20 @@ function setHeaders(req: WithHeaderLines, raw: string[]): void {
 // Answered by the web server; written by us they would be taken for the response head.
 function noInterimResponses(): void {}
 
+type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) => void;
+const storeHeader = (OutgoingMessage.prototype as unknown as { _storeHeader: StoreHeader })._storeHeader;
+
+/**
+ * A `Transfer-Encoding: chunked` the app sets itself makes Node frame the
+ * body in chunks; the header is hop-by-hop and is dropped from the CGI head,
+ * so the framing must go too, or the browser would get it as content. An own
+ * property: Express swaps the response's prototype.
+ */
+function storeHeaderUnchunked(this: ServerResponse, firstLine: string, headers: unknown): void {
+  storeHeader.call(this, firstLine, headers);
+  this.chunkedEncoding = false;
+}
+
 export function nodeHandler(listener: RequestListener, options: AdapterOptions): RequestHandler {
   const { log, debug } = options;
   lateErrorLog = log;
@@ -69,6 +83,7 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     res.writeContinue = noInterimResponses;
     res.writeProcessing = noInterimResponses;
     res.writeEarlyHints = noInterimResponses;
+    (res as unknown as { _storeHeader: StoreHeader })._storeHeader = storeHeaderUnchunked;
     res.assignSocket(socket as unknown as Socket);
     // 'prefinish' comes in the tick of res.end(): END_REQUEST then leaves in
     // the same write as the last body bytes. It comes once: on(), not once(),

@@ -33,6 +33,16 @@ describe('Node (req, res) adapter', () => {
     expect(ex.body.toString()).toBe('ok');
   });
 
+  it('sends no chunk framing when the app sets Transfer-Encoding: chunked itself', async () => {
+    const ex = await exchange(nodeHandler((_req, res) => {
+      res.setHeader('Transfer-Encoding', 'chunked');
+      res.write('abc');
+      res.end('def');
+    }, opts), {});
+    expect(ex.headers.join('\n')).not.toMatch(/transfer-encoding/i);
+    expect(ex.body.toString()).toBe('abcdef');
+  });
+
   it('gives req.url the browser URL: REQUEST_URI, else SCRIPT_NAME + PATH_INFO + query', async () => {
     const seen: string[] = [];
     const handler = nodeHandler((req, res) => {
