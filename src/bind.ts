@@ -17,6 +17,12 @@ export interface Listener {
   address: string;
   /** The socket came from the web server (fd 0) or systemd: we did not bind it. */
   inherited: boolean;
+  /**
+   * Gives a UNIX socket its name, once a worker listens on it: bound but not
+   * yet listening, it would refuse the connections that find it (during a
+   * restart, those the stopping master no longer takes). No-op otherwise.
+   */
+  publish(): void;
   /** Lets go of the socket (after the workers have stopped accepting). */
   close(): void;
   /** Removes the UNIX socket file, only if it is still the one we created. Idempotent. */
@@ -71,7 +77,7 @@ function freeFd0(method: Method): void {
   fs.closeSync(0);
 }
 
-const noHandover = { canHandOver: false, announceHandover: () => {}, takenOver: () => false };
+const noHandover = { canHandOver: false, announceHandover: () => {}, takenOver: () => false, publish: () => {} };
 
 function once(fn: () => void): () => void {
   let done = false;
@@ -242,16 +248,17 @@ async function bindUnix(socketPath: string, method: Method, log: Logger, access:
   fs.rmSync(bindPath, { force: true });
   freeFd0(method);
   const handle = bound(createServerHandle(bindPath, -1, -1), socketPath, method);
+  let ino: number;
+  let dev: number;
   try {
     // Mode and owner before the socket takes its name: nobody connects too early.
     setAccess(bindPath, access);
-    if (bindPath !== socketPath) fs.renameSync(bindPath, socketPath);
+    ({ ino, dev } = fs.statSync(bindPath));
   } catch (error) {
     handle.close();
     if (error instanceof RunfcgiError) throw error;
     throw new RunfcgiError(`cannot listen on ${socketPath}: ${(error as Error).message}`);
   }
-  const { ino, dev } = fs.statSync(socketPath);
   const ours = (): boolean => {
     const now = fs.statSync(socketPath, { throwIfNoEntry: false });
     return now !== undefined && now.ino === ino && now.dev === dev;
@@ -260,6 +267,15 @@ async function bindUnix(socketPath: string, method: Method, log: Logger, access:
     fd: handle.fd,
     address: `unix:${socketPath}`,
     inherited: false,
+    // The rename replaces a stopping predecessor's socket atomically: every connection finds a listener.
+    publish: once(() => {
+      if (bindPath === socketPath) return;
+      try {
+        fs.renameSync(bindPath, socketPath);
+      } catch (error) {
+        throw new RunfcgiError(`cannot listen on ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
+      }
+    }),
     close: once(() => release(handle)),
     // Another master may have taken the path over since: leave its socket alone.
     cleanup: () => {

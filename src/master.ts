@@ -224,6 +224,12 @@ export class Master {
         this.log.info({ worker: slot.id }, 'worker ready');
         if (!this.booted) {
           this.booted = true;
+          try {
+            this.listener.publish();
+          } catch (error) {
+            this.fail(error as RunfcgiError);
+            return;
+          }
           this.onReady?.();
         }
         this.retireStale();
