@@ -77,7 +77,8 @@ function freeFd0(method: Method): void {
   fs.closeSync(0);
 }
 
-const noHandover = { canHandOver: false, announceHandover: () => {}, takenOver: () => false, publish: () => {} };
+/** What only a socket file of ours does: nothing, for TCP and inherited sockets. */
+const notAFile = { canHandOver: false, announceHandover: () => {}, takenOver: () => false, publish: () => {} };
 
 function once(fn: () => void): () => void {
   let done = false;
@@ -145,7 +146,7 @@ async function bindTcpOnce(host: string, port: number, method: Method): Promise<
     release(handle);
     throw new AddressInUse(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
   }
-  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: () => {}, ...noHandover };
+  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: () => {}, ...notAFile };
 }
 
 /** Resolves true when something accepts connections at `socketPath`. */
@@ -160,12 +161,6 @@ export function answers(socketPath: string): Promise<boolean> {
   });
 }
 
-/**
- * Binds a temporary name beside `socketPath` and renames it into place.
- * libuv unlinks the path it bound when the handle closes, even if another
- * server owns that path by then: binding a temporary name keeps that unlink
- * away from the real path, and rename() replaces a stale file atomically.
- */
 /**
  * A master that stops on SIGTERM writes PATH.handover with its pid and the
  * inode of its socket file, and keeps answering until a successor replaces
@@ -233,6 +228,15 @@ function setAccess(socketPath: string, access: SocketAccess): void {
   }
 }
 
+/**
+ * Binds a temporary name beside `socketPath`; publish() renames it into place
+ * once a worker listens. libuv unlinks the path it bound when the handle
+ * closes, even if another server owns that path by then: binding a temporary
+ * name keeps that unlink away from the real path, and rename() replaces a
+ * stopping predecessor's socket atomically. (A path too long for the
+ * temporary name is bound as it is, and refuses connections until a worker
+ * listens.)
+ */
 async function bindUnix(socketPath: string, method: Method, log: Logger, access: SocketAccess): Promise<Listener> {
   const dir = path.dirname(socketPath);
   if (!fs.existsSync(dir)) throw new RunfcgiError(`cannot listen on ${socketPath}: directory ${dir} does not exist`);
@@ -300,7 +304,7 @@ function isSocket(fd: number): boolean {
 
 /** The socket a web server or systemd handed us. Whether it listens, the first worker's listen() tells. */
 function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
-  const nothing = { close: () => {}, cleanup: () => {}, inherited: true, ...noHandover };
+  const nothing = { close: () => {}, cleanup: () => {}, inherited: true, ...notAFile };
   if (isSocket(0)) return { fd: 0, address: 'fd 0', ...nothing };
   const count = Number(env.LISTEN_FDS);
   if (env.LISTEN_PID === String(process.pid) && Number.isInteger(count) && count >= 1 && isSocket(SD_LISTEN_FDS_START)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench: runfcgi and its peers side by side behind one nginx, in one run on this machine.
 // Prints a table of requests/s, latency, errors and peak RSS with ratios, and writes BENCHMARKS.md.
-//   npm run bench                 everything (about 7 minutes)
+//   npm run bench                 everything (about 8 minutes)
 //   npm run bench -- --quick      hello world only, 3 s per peer
 //   npm run bench -- --only=runfcgi-prefork,node-http --rounds=5
 
