@@ -4,9 +4,11 @@
 # Copy it next to your project and set PROJDIR; RUNFCGI and APP may be
 # overridden from the environment. The old master keeps answering until the
 # new one has taken the socket over, then finishes its requests and leaves.
+# On TCP instead of a UNIX socket: LISTEN="host=127.0.0.1 port=3033".
 PROJDIR="${PROJDIR:-/home/user/myproject}"
 PIDFILE="${PIDFILE:-$PROJDIR/mysite.pid}"
 SOCKET="${SOCKET:-$PROJDIR/mysite.sock}"
+LISTEN="${LISTEN:-socket=$SOCKET}"
 RUNFCGI="${RUNFCGI:-./node_modules/.bin/runfcgi}"
 APP="${APP:-./app.js}"
 
@@ -18,4 +20,4 @@ fi
 
 exec /usr/bin/env - \
   PATH="/usr/local/bin:/usr/bin:/bin" \
-  $RUNFCGI app=$APP socket=$SOCKET pidfile=$PIDFILE $RUNFCGI_OPTIONS
+  $RUNFCGI app=$APP $LISTEN pidfile=$PIDFILE $RUNFCGI_OPTIONS

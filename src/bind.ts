@@ -8,31 +8,20 @@ import { RunfcgiError, UsageError } from './errors.js';
 import type { Logger } from './log.js';
 import type { Method } from './options.js';
 import { lookupGroup, lookupUser } from './accounts.js';
-import { isAlive } from './procfs.js';
+import { handingOver, NO_HANDOVER, takeOverTcp, tcpHandover, unixHandover, type Handover } from './handover.js';
+import type { Received } from './ipc-pipe.js';
 
-export interface Listener {
+export interface Listener extends Omit<Handover, 'cleanupHandover'> {
   /** The descriptor workers get as their fd 0. */
   fd: number;
   /** For logs and messages: 'unix:/path', 'tcp:127.0.0.1:3033', 'fd 0'. */
   address: string;
   /** The socket came from the web server (fd 0) or systemd: we did not bind it. */
   inherited: boolean;
-  /**
-   * Gives a UNIX socket its name, once a worker listens on it: bound but not
-   * yet listening, it would refuse the connections that find it (during a
-   * restart, those the stopping master no longer takes). No-op otherwise.
-   */
-  publish(): void;
   /** Lets go of the socket (after the workers have stopped accepting). */
   close(): void;
-  /** Removes the UNIX socket file, only if it is still the one we created. Idempotent. */
+  /** Removes the UNIX socket file, only if it is still the one we created, and what a handover left. Idempotent. */
   cleanup(): void;
-  /** A successor can take this socket over (a UNIX path: it renames its own into place). */
-  canHandOver: boolean;
-  /** Tells a successor it may take the socket over (see handingOver()). */
-  announceHandover(): void;
-  /** The socket path now leads to another socket than ours. */
-  takenOver(): boolean;
 }
 
 /** Node's own bind-without-listen (what cluster uses): nothing in the master polls the socket. */
@@ -77,9 +66,6 @@ function freeFd0(method: Method): void {
   fs.closeSync(0);
 }
 
-/** What only a socket file of ours does: nothing, for TCP and inherited sockets. */
-const notAFile = { canHandOver: false, announceHandover: () => {}, takenOver: () => false, publish: () => {} };
-
 function once(fn: () => void): () => void {
   let done = false;
   return () => {
@@ -106,37 +92,55 @@ function bound(handle: ServerHandle | number, what: string, method: Method): Ser
   return handle;
 }
 
-/** Binds, retrying for a few seconds while the port is in use (a predecessor letting go of it). */
-async function bindTcp(host: string, port: number, method: Method, log: Logger): Promise<Listener> {
+/** host= as an address: a host name is resolved once. */
+async function resolveHost(host: string, shown: string): Promise<{ address: string; family: number }> {
+  const family = net.isIP(host);
+  if (family !== 0) return { address: host, family };
+  try {
+    // Loaded only for a host name: the resolver reads its configuration as it loads.
+    const dns = await import('node:dns/promises');
+    return await dns.lookup(host);
+  } catch {
+    throw new RunfcgiError(`cannot listen on ${shown}: host name ${host} does not resolve`);
+  }
+}
+
+/**
+ * Binds the port; while it is in use, takes the socket over from a stopping
+ * runfcgi that offers it (the restart script: kill, then start at once), or
+ * waits a few seconds for its holder to let go of it.
+ */
+async function bindTcp(host: string, port: number, method: Method, log: Logger, uids: number[]): Promise<Listener> {
+  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const { address, family } = await resolveHost(host, shown);
   const deadline = Date.now() + WAIT_FREE_MS;
   let logged = false;
   for (;;) {
     try {
-      return await bindTcpOnce(host, port, method);
+      const handle = bindTcpOnce(address, port, family, shown, method);
+      return tcpListener(handle, shown, address, port, log);
     } catch (error) {
       if (!(error instanceof AddressInUse) || Date.now() > deadline) throw error;
-      if (!logged) log.info({ host, port }, 'address in use: waiting for it to be released');
-      logged = true;
-      await new Promise((r) => setTimeout(r, 100));
     }
+    const received = await takeOverTcp(address, port, uids, method === 'threaded', log);
+    if (received !== undefined) {
+      log.info({ host, port }, 'taking the socket over from a stopping runfcgi');
+      return tcpListener(received.handle as ServerHandle, shown, address, port, log, received);
+    }
+    if (!logged) log.info({ host, port }, 'address in use: waiting for it to be released');
+    logged = true;
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+function tcpListener(handle: ServerHandle, shown: string, address: string, port: number, log: Logger, received?: Received): Listener {
+  const { cleanupHandover, ...handover } = tcpHandover(handle, address, port, log, received);
+  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: cleanupHandover, ...handover };
 }
 
 class AddressInUse extends RunfcgiError {}
 
-async function bindTcpOnce(host: string, port: number, method: Method): Promise<Listener> {
-  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  let address = host;
-  let family = net.isIP(host);
-  if (family === 0) {
-    try {
-      // Loaded only for a host name: the resolver reads its configuration as it loads.
-      const dns = await import('node:dns/promises');
-      ({ address, family } = await dns.lookup(host));
-    } catch {
-      throw new RunfcgiError(`cannot listen on ${shown}: host name ${host} does not resolve`);
-    }
-  }
+function bindTcpOnce(address: string, port: number, family: number, shown: string, method: Method): ServerHandle {
   freeFd0(method);
   const handle = bound(createServerHandle(address, port, family), shown, method);
   // libuv keeps a bind's EADDRINUSE for listen(), which only a worker calls:
@@ -146,7 +150,7 @@ async function bindTcpOnce(host: string, port: number, method: Method): Promise<
     release(handle);
     throw new AddressInUse(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
   }
-  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: () => {}, ...notAFile };
+  return handle;
 }
 
 /** Resolves true when something accepts connections at `socketPath`. */
@@ -159,28 +163,6 @@ export function answers(socketPath: string): Promise<boolean> {
     });
     probe.once('error', () => resolve(false));
   });
-}
-
-/**
- * A master that stops on SIGTERM writes PATH.handover with its pid and the
- * inode of its socket file, and keeps answering until a successor replaces
- * the file. The pid of that master if the socket at the path is still its own.
- */
-function handingOver(socketPath: string): number | undefined {
-  const text = readText(`${socketPath}.handover`);
-  if (text === '') return undefined;
-  const [pid, ino] = text.trim().split(' ').map(Number);
-  const now = fs.statSync(socketPath, { throwIfNoEntry: false });
-  if (pid === undefined || now === undefined || now.ino !== ino || !isAlive(pid)) return undefined;
-  return pid;
-}
-
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** How long a start waits for another server's socket to go quiet before giving up. */
@@ -267,30 +249,27 @@ async function bindUnix(socketPath: string, method: Method, log: Logger, access:
     const now = fs.statSync(socketPath, { throwIfNoEntry: false });
     return now !== undefined && now.ino === ino && now.dev === dev;
   };
+  // The rename replaces a stopping predecessor's socket atomically: every connection finds a listener.
+  const rename = once(() => {
+    if (bindPath === socketPath) return;
+    try {
+      fs.renameSync(bindPath, socketPath);
+    } catch (error) {
+      throw new RunfcgiError(`cannot listen on ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
+    }
+  });
+  const { cleanupHandover, ...handover } = unixHandover(socketPath, ino, ours, rename);
   return {
     fd: handle.fd,
     address: `unix:${socketPath}`,
     inherited: false,
-    // The rename replaces a stopping predecessor's socket atomically: every connection finds a listener.
-    publish: once(() => {
-      if (bindPath === socketPath) return;
-      try {
-        fs.renameSync(bindPath, socketPath);
-      } catch (error) {
-        throw new RunfcgiError(`cannot listen on ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
-      }
-    }),
     close: once(() => release(handle)),
     // Another master may have taken the path over since: leave its socket alone.
     cleanup: () => {
       if (ours()) fs.rmSync(socketPath, { force: true });
-      // Our handover note goes with us; a successor's stays.
-      const marker = `${socketPath}.handover`;
-      if (readText(marker).startsWith(`${process.pid} `)) fs.rmSync(marker, { force: true });
+      cleanupHandover();
     },
-    canHandOver: true,
-    announceHandover: () => fs.writeFileSync(`${socketPath}.handover`, `${process.pid} ${ino}\n`),
-    takenOver: () => !ours(),
+    ...handover,
   };
 }
 
@@ -304,7 +283,8 @@ function isSocket(fd: number): boolean {
 
 /** The socket a web server or systemd handed us. Whether it listens, the first worker's listen() tells. */
 function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
-  const nothing = { close: () => {}, cleanup: () => {}, inherited: true, ...notAFile };
+  const { cleanupHandover: cleanup, ...handover } = NO_HANDOVER;
+  const nothing = { close: () => {}, cleanup, inherited: true, ...handover };
   if (isSocket(0)) return { fd: 0, address: 'fd 0', ...nothing };
   const count = Number(env.LISTEN_FDS);
   if (env.LISTEN_PID === String(process.pid) && Number.isInteger(count) && count >= 1 && isSocket(SD_LISTEN_FDS_START)) {
@@ -316,12 +296,18 @@ function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
   throw new UsageError(NO_ADDRESS_MESSAGE);
 }
 
+/** Whose rendezvous a TCP handover may be in: ours; as root, also user='s (a threaded master runs as that user). */
+function handoverUids(user: string | undefined): number[] {
+  const own = process.geteuid?.() ?? 0;
+  return own === 0 && user !== undefined ? [own, lookupUser(user).uid] : [own];
+}
+
 export async function bindListener(
-  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method } & SocketAccess,
+  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method; user?: string | undefined } & SocketAccess,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
   if (options.socket !== undefined) return bindUnix(options.socket, options.method, log, options);
-  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log);
+  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log, handoverUids(options.user));
   return inheritedListener(options.method, env);
 }

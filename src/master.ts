@@ -29,9 +29,9 @@ const MAX_BACKOFF_MS = 10_000;
 /** Time a worker may take from spawn to ready before it counts as unable to boot. */
 const BOOT_TIMEOUT_MS = 30_000;
 /**
- * On SIGTERM, how long workers keep accepting on a UNIX socket while a
- * successor may take the path over (the restart script starts one at once).
- * Once the path is taken, or this has passed, the graceful stop begins.
+ * On SIGTERM, how long workers keep accepting while a successor may take
+ * the socket over (the restart script starts one at once; see handover.ts).
+ * Once it is taken, or this has passed, the graceful stop begins.
  */
 const HANDOVER_MS = 2000;
 
