@@ -25,6 +25,25 @@ export interface Handover {
   cleanupHandover(): void;
 }
 
+/**
+ * On SIGTERM, how long workers keep accepting while a successor may take
+ * the socket over (the restart script starts one at once). Once it is
+ * taken, or this has passed, the graceful stop begins.
+ */
+export const HANDOVER_MS = 2000;
+/**
+ * The same when the pidfile no longer names us: the restart script removes
+ * it right after `kill`, so a successor is on its way, however slowly it
+ * boots on a busy machine. A plain `kill` leaves the pidfile: 2 s.
+ */
+const RESTART_WAIT_MS = 15_000;
+
+/** Until when a master that began to hand over at `since` waits for its successor. */
+export function handoverDeadline(since: number, pidfile: string | undefined): number {
+  const restarting = pidfile !== undefined && readText(pidfile).trim() !== String(process.pid);
+  return since + (restarting ? RESTART_WAIT_MS : HANDOVER_MS);
+}
+
 /** What a socket we did not bind (fd 0, systemd) does: nothing. */
 export const NO_HANDOVER: Handover = { canHandOver: false, announceHandover: () => {}, takenOver: () => false, publish: () => {}, cleanupHandover: () => {} };
 

@@ -12,6 +12,7 @@ import { PoolStats } from './pool-stats.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from './procfs.js';
+import { HANDOVER_MS, handoverDeadline } from './handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 
 /** What the master is given besides its options. */
@@ -28,12 +29,6 @@ const CRASH_WINDOW_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
 /** Time a worker may take from spawn to ready before it counts as unable to boot. */
 const BOOT_TIMEOUT_MS = 30_000;
-/**
- * On SIGTERM, how long workers keep accepting while a successor may take
- * the socket over (the restart script starts one at once; see handover.ts).
- * Once it is taken, or this has passed, the graceful stop begins.
- */
-const HANDOVER_MS = 2000;
 
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
@@ -52,8 +47,8 @@ export class Master {
   private crashes = 0;
   private holdSpawnsUntil = 0;
   private onReady: (() => void) | null = null;
-  /** Set while a SIGTERM waits for a successor to take the socket path. */
-  private handoverUntil = 0;
+  /** When a SIGTERM began to wait for a successor to take the socket over; 0: not waiting. */
+  private handoverSince = 0;
   private listenerClosed = false;
   private readonly setup: MasterSetup;
   private readonly stats = new PoolStats();
@@ -81,9 +76,9 @@ export class Master {
       if (signal !== null) this.dispatch(signal);
       if (this.bootFailure !== null) break;
       this.checkHeartbeats();
-      if (this.stopping === null || this.handoverUntil > 0) this.managePool();
-      if (this.handoverUntil > 0) this.checkHandover();
-      if (this.stopping !== null && this.handoverUntil === 0) this.releaseListener();
+      if (this.stopping === null || this.handoverSince > 0) this.managePool();
+      if (this.handoverSince > 0) this.checkHandover();
+      if (this.stopping !== null && this.handoverSince === 0) this.releaseListener();
     }
     if (this.options.touchreload !== undefined) fs.unwatchFile(this.options.touchreload);
     if (this.bootFailure !== null) {
@@ -130,12 +125,12 @@ export class Master {
     process.title = STOPPING_TITLE;
     this.stopping = how;
     if (how === 'graceful' && handover && this.listener.canHandOver) {
-      this.handoverUntil = Date.now() + HANDOVER_MS;
+      this.handoverSince = Date.now();
       this.listener.announceHandover();
       this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
       return;
     }
-    this.handoverUntil = 0;
+    this.handoverSince = 0;
     this.stopWorkers();
   }
 
@@ -147,9 +142,9 @@ export class Master {
 
   private checkHandover(): void {
     const takenOver = this.listener.takenOver();
-    if (!takenOver && Date.now() < this.handoverUntil) return;
+    if (!takenOver && Date.now() < handoverDeadline(this.handoverSince, this.options.pidfile)) return;
     if (takenOver) this.log.info('a successor took the socket over');
-    this.handoverUntil = 0;
+    this.handoverSince = 0;
     this.stopWorkers();
   }
 

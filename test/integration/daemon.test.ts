@@ -1,14 +1,14 @@
-// daemonize, the pidfile, and the Django restart script: kill and relaunch that always works.
+// daemonize and the pidfile: a start that returns once serving, a relaunch that always works (the restart script: restart.test.ts).
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { keepLoading, waitFor } from '../helpers/load.js';
-import { nginxInFront, type Nginx } from '../helpers/nginx.js';
-import { BIN, FIXTURES, ROOT, freePort, need, runSync, tempDir } from '../helpers/run.js';
+import { waitFor } from '../helpers/load.js';
+import { children, readPid, running } from '../helpers/processes.js';
+import { FIXTURES, freePort, runSync, tempDir } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
 const dirs: string[] = [];
@@ -20,26 +20,9 @@ function dir(): string {
   return d;
 }
 
-/** Alive and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-  } catch {
-    return false;
-  }
-}
-
 function stat(pid: number): { ppid: number; sid: number; tty: number } {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   return { ppid: Number(fields[1]), sid: Number(fields[3]), tty: Number(fields[4]) };
-}
-
-function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number).filter(running);
-  } catch {
-    return [];
-  }
 }
 
 /** Live processes whose environment carries RUNFCGI_TEST_TAG=tag (daemons inherit it). */
@@ -54,10 +37,6 @@ function tagged(tag: string): number[] {
     }
   }
   return found;
-}
-
-function readPid(file: string): number {
-  return Number(fs.readFileSync(file, 'utf8').trim());
 }
 
 function daemon(args: string[], cwd?: string) {
@@ -212,67 +191,5 @@ describe('pidfile', () => {
     expect(r.code).toBe(0);
     const address = transport === 'unix' ? `${d}/a.sock` : `127.0.0.1:${where[1]!.slice(5)}`;
     expect((await cgiFcgi(address, { REQUEST_URI: '/hello' })).body.toString()).toBe('hello\n');
-  });
-});
-
-describe.runIf(need('nginx'))('the restart script', () => {
-  let d: string;
-  let nginx: Nginx;
-  beforeAll(async () => {
-    d = dir();
-    fs.copyFileSync(CONTROL, path.join(d, 'app.mjs'));
-    fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
-    fs.symlinkSync(BIN, path.join(d, 'node_modules/.bin/runfcgi'));
-    nginx = await nginxInFront(d, `unix:${d}/mysite.sock`);
-  });
-  afterAll(async () => {
-    await nginx?.stop();
-  });
-
-  /**
-   * The seed's script as shipped, run with an empty environment from another
-   * directory. Not spawnSync: the load in this process must go on while the
-   * script runs, which is when a new master's socket appears.
-   */
-  function restart(): Promise<number | null> {
-    return new Promise((resolve) => {
-      const child = spawn('/bin/bash', [path.join(ROOT, 'scripts/restart.sh')], {
-        cwd: '/',
-        env: { PROJDIR: d, APP: './app.mjs', RUNFCGI_OPTIONS: 'umask=000', PATH: process.env.PATH },
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: 30_000,
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => {
-        if (code !== 0) console.error(stderr);
-        resolve(code);
-      });
-    });
-  }
-
-  it('run 20 times back to back under load: one master each time, the pidfile naming it, the socket answering, no failed request', async () => {
-    pidfiles.push(`${d}/mysite.pid`);
-    expect(await restart()).toBe(0);
-    const traffic = keepLoading(nginx.url('/hello'), 4);
-    const masters = new Set<number>();
-    for (let i = 0; i < 20; i++) {
-      expect(await restart()).toBe(0);
-      const pid = readPid(`${d}/mysite.pid`);
-      masters.add(pid);
-      expect(running(pid)).toBe(true);
-      expect((await cgiFcgi(`${d}/mysite.sock`, { REQUEST_URI: '/who' })).body.toString()).toMatch(/^\d+:\d+\n$/);
-    }
-    // Once the old masters have drained, exactly the last one is left.
-    const last = readPid(`${d}/mysite.pid`);
-    await waitFor(() => [...masters].filter(running).length === 1, 15_000, 'one master left');
-    expect([...masters].filter(running)).toEqual([last]);
-    expect(children(last).length).toBeGreaterThanOrEqual(1);
-    const result = await traffic.stop();
-    console.log(`restart script x20 under load: ${result.ok} requests answered, ${result.failed} failed`);
-    // Traffic flowed through the restarts (how much depends on the machine): at least one answer per restart.
-    expect(result.ok).toBeGreaterThanOrEqual(20);
-    expect(result.failed).toBe(0);
-    expect(fs.readdirSync(d).filter((f) => f.includes('handover'))).toEqual([]);
   });
 });

@@ -1,0 +1,141 @@
+// The Django restart script (kill, then start at once) under load through nginx: no request fails, on a UNIX socket or TCP.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keepLoading, waitFor } from '../helpers/load.js';
+import { nginxInFront, type Nginx } from '../helpers/nginx.js';
+import { children, readPid, running } from '../helpers/processes.js';
+import { BIN, FIXTURES, ROOT, freePort, need, tempDir } from '../helpers/run.js';
+
+const RESTARTS = 20;
+
+interface Target {
+  /** The restart script's LISTEN= (runfcgi's address options). */
+  listen: (dir: string, port: number) => string;
+  /** nginx's upstream server. */
+  upstream: (dir: string, port: number) => string;
+  /** Where a stopping master offers its TCP socket (must be gone at the end). */
+  rendezvous?: (port: number) => string;
+  options: string;
+}
+
+const uid = process.geteuid?.() ?? 0;
+const TARGETS: Record<string, Target> = {
+  'a UNIX socket': { listen: (d) => `socket=${d}/mysite.sock`, upstream: (d) => `unix:${d}/mysite.sock`, options: '' },
+  'TCP on 127.0.0.1': {
+    listen: (_d, port) => `host=127.0.0.1 port=${port}`,
+    upstream: (_d, port) => `127.0.0.1:${port}`,
+    rendezvous: (port) => `/tmp/runfcgi-${uid}/tcp-127.0.0.1-${port}.sock`,
+    options: '',
+  },
+  'TCP on ::1': {
+    listen: (_d, port) => `host=::1 port=${port}`,
+    upstream: (_d, port) => `[::1]:${port}`,
+    rendezvous: (port) => `/tmp/runfcgi-${uid}/tcp-::1-${port}.sock`,
+    options: '',
+  },
+  'TCP on 127.0.0.1 with method=threaded': {
+    listen: (_d, port) => `host=127.0.0.1 port=${port}`,
+    upstream: (_d, port) => `127.0.0.1:${port}`,
+    rendezvous: (port) => `/tmp/runfcgi-${uid}/tcp-127.0.0.1-${port}.sock`,
+    options: 'method=threaded',
+  },
+};
+
+describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script on %s', (_name, target) => {
+  let d: string;
+  let port: number;
+  let nginx: Nginx;
+  beforeAll(async () => {
+    d = tempDir();
+    port = await freePort();
+    fs.copyFileSync(path.join(FIXTURES, 'control-app.mjs'), path.join(d, 'app.mjs'));
+    fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
+    fs.symlinkSync(BIN, path.join(d, 'node_modules/.bin/runfcgi'));
+    // One server. Under /fresh/: a new connection per request (not the upstream's kept-alive
+    // ones) and no retry, so a connection refused, or reset in an accept queue, is a failed
+    // request. Under /: the README's configuration, kept-alive connections.
+    const upstream = target.upstream(d, port);
+    nginx = await nginxInFront(d, upstream, {
+      server: `location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass ${upstream}; fastcgi_next_upstream off; }`,
+    });
+  });
+  afterEach(async () => {
+    try {
+      const pid = readPid(`${d}/mysite.pid`);
+      process.kill(pid, 'SIGQUIT');
+      await waitFor(() => !running(pid), 10_000, `pid ${pid} gone`);
+    } catch {
+      // not running
+    }
+  });
+  afterAll(async () => {
+    await nginx?.stop();
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  /**
+   * The script as shipped, run with an empty environment from another
+   * directory. Not spawnSync: the load in this process must go on while the
+   * script runs, which is when the socket changes hands.
+   */
+  function restart(): Promise<number | null> {
+    return new Promise((resolve) => {
+      const child = spawn('/bin/bash', [path.join(ROOT, 'scripts/restart.sh')], {
+        cwd: '/',
+        env: { PROJDIR: d, APP: './app.mjs', LISTEN: target.listen(d, port), RUNFCGI_OPTIONS: `umask=000 errlog=${d}/err.log ${target.options}`, PATH: process.env.PATH },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 30_000,
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => {
+        if (code !== 0) console.error(stderr);
+        resolve(code);
+      });
+    });
+  }
+
+  it(`run ${RESTARTS} times back to back under load: no failed request, requests in progress finish, one master left, no stray process`, async () => {
+    expect(await restart()).toBe(0);
+    const fresh = keepLoading(nginx.url('/fresh/hello'), 3);
+    const kept = keepLoading(nginx.url('/hello'), 1);
+    const masters = new Set<number>();
+    const processes = new Set<number>();
+    const slow: Promise<Response>[] = [];
+    for (let i = 0; i < RESTARTS; i++) {
+      const before = readPid(`${d}/mysite.pid`);
+      for (const pid of [before, ...children(before)]) processes.add(pid);
+      // A request the old master is busy with when the script kills it.
+      if (i % 5 === 0) slow.push(fetch(nginx.url('/slow?ms=800')));
+      expect(await restart()).toBe(0);
+      const pid = readPid(`${d}/mysite.pid`);
+      masters.add(pid);
+      expect(running(pid)).toBe(true);
+      const who = await fetch(nginx.url('/fresh/who'));
+      expect(who.status).toBe(200);
+    }
+    const last = readPid(`${d}/mysite.pid`);
+    // Once the old masters have drained, exactly the last one is left, with its workers.
+    await waitFor(() => [...masters].filter(running).length === 1, 15_000, 'one master left');
+    expect([...masters].filter(running)).toEqual([last]);
+    const lastGroup = new Set([last, ...children(last)]);
+    expect(lastGroup.size).toBeGreaterThanOrEqual(target.options === 'method=threaded' ? 1 : 2);
+    await waitFor(() => [...processes].filter((p) => !lastGroup.has(p) && running(p)).length === 0, 15_000, 'old workers gone');
+    for (const answer of await Promise.all(slow)) {
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toBe('slow 800\n');
+    }
+    const [result, keptResult] = await Promise.all([fresh.stop(), kept.stop()]);
+    console.log(`restart script x${RESTARTS} on ${target.listen('DIR', port)} ${target.options}: ${result.ok} requests answered, ${result.failed} failed (kept-alive connections: ${keptResult.ok}, ${keptResult.failed})`);
+    // Traffic flowed through the restarts (how much depends on the machine): at least one answer per restart.
+    expect(result.ok).toBeGreaterThanOrEqual(RESTARTS);
+    expect(result.errors.slice(0, 5)).toEqual([]);
+    expect(result.failed).toBe(0);
+    expect(keptResult.failed).toBe(0);
+    expect(fs.readdirSync(d).filter((f) => f.includes('handover') || f.startsWith('.runfcgi-'))).toEqual([]);
+    if (target.rendezvous) expect(fs.existsSync(target.rendezvous(port))).toBe(false);
+  });
+});
