@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FASTCGI, PROXY, ROOT, WORK, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
-import { restartUnderLoad } from './restart.mjs';
+import { restartTable, restartUnderLoad } from './restart.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -311,16 +311,8 @@ if (!quick && !only) {
     '', '| target | measured | met |', '|---|---:|---|',
     `| start to first answer < 300 ms (foreground / daemon) | ${fg.toFixed(0)} / ${bg.toFixed(0)} ms | ${fg < 300 && bg < 300 ? 'yes' : fg < 300 ? 'foreground only' : 'no'} |`,
   ].join('\n'));
-  const r = await restartUnderLoad(PORT, HELLO);
-  sections.push([
-    '## The restart script under load', '',
-    `\`scripts/restart.sh\` run ${r.restarts} times, 0.5 s apart, while ${r.clients} clients keep asking through nginx (keep-alive).`, '',
-    '| measure | value |', '|---|---:|',
-    `| requests answered | ${r.ok} |`,
-    `| requests failed | ${r.failed} |`,
-    `| longest time without an answer | ${r.longestGap.toFixed(0)} ms |`,
-    `| runs of the script that failed | ${r.scriptFailures} |`,
-  ].join('\n'));
+  // The same on a UNIX socket and on TCP (the next master takes the socket over on both).
+  sections.push(restartTable([await restartUnderLoad(PORT, HELLO), await restartUnderLoad(PORT, HELLO, PORT + 1)]));
 }
 
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx'}`;
