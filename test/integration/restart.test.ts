@@ -53,7 +53,8 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
     port = await freePort();
     fs.copyFileSync(path.join(FIXTURES, 'control-app.mjs'), path.join(d, 'app.mjs'));
     fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
-    fs.symlinkSync(BIN, path.join(d, 'node_modules/.bin/runfcgi'));
+    // The script sets PATH: run runfcgi on the Node that runs the tests, as npm's shim would.
+    fs.writeFileSync(path.join(d, 'node_modules/.bin/runfcgi'), `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, { mode: 0o755 });
     // One server. Under /fresh/: a new connection per request (not the upstream's kept-alive
     // ones) and no retry, so a connection refused, or reset in an accept queue, is a failed
     // request. Under /: the README's configuration, kept-alive connections.
