@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepLoading, waitFor } from '../helpers/load.js';
-import { nginxInFront, type Nginx } from '../helpers/nginx.js';
+import { nginxInFront, startNginx, type Nginx } from '../helpers/nginx.js';
 import { children, readPid, running } from '../helpers/processes.js';
-import { BIN, FIXTURES, ROOT, freePort, need, tempDir } from '../helpers/run.js';
+import { BIN, FIXTURES, ROOT, freePort, need, start, tempDir, type Started } from '../helpers/run.js';
 
 const RESTARTS = 20;
 
@@ -138,5 +138,47 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
     expect(keptResult.failed).toBe(0);
     expect(fs.readdirSync(d).filter((f) => f.includes('handover') || f.startsWith('.runfcgi-'))).toEqual([]);
     if (target.rendezvous) expect(fs.existsSync(target.rendezvous(port))).toBe(false);
+  });
+});
+
+describe.runIf(need('nginx'))('a foreground master on TCP', () => {
+  let d: string;
+  let nginx: Nginx;
+  const started: Started[] = [];
+  beforeAll(async () => {
+    d = tempDir();
+  });
+  afterAll(async () => {
+    for (const s of started) await s.stop('SIGQUIT');
+    await nginx?.stop();
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it.each(['prefork', 'threaded'])('kill, remove the pidfile, start again in the foreground (%s): no failed request', async (method) => {
+    const port = await freePort();
+    nginx = await startNginx(d, `location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass 127.0.0.1:${port}; fastcgi_next_upstream off; }`);
+    const args = [`app=${path.join(FIXTURES, 'control-app.mjs')}`, 'host=127.0.0.1', `port=${port}`, `pidfile=${d}/${method}.pid`, `method=${method}`];
+    const first = start(args);
+    started.push(first);
+    await waitFor(() => fs.existsSync(`${d}/${method}.pid`), 30_000, 'the first master serving');
+    const traffic = keepLoading(nginx.url('/fresh/hello'), 3);
+    let previous = first;
+    for (let i = 0; i < 3; i++) {
+      previous.child.kill('SIGTERM');
+      fs.rmSync(`${d}/${method}.pid`);
+      const next = start(args);
+      started.push(next);
+      // It leaves once the next one serves (stop() would signal it again).
+      await waitFor(() => previous.child.exitCode !== null, 30_000, 'the old master gone');
+      expect(previous.child.exitCode).toBe(0);
+      await waitFor(() => fs.existsSync(`${d}/${method}.pid`), 30_000, 'the next master serving');
+      expect(next.output()).toContain('taking the socket over from a stopping runfcgi');
+      previous = next;
+    }
+    const result = await traffic.stop();
+    await nginx.stop();
+    expect(result.ok).toBeGreaterThanOrEqual(3);
+    expect(result.errors.slice(0, 5)).toEqual([]);
+    expect(result.failed).toBe(0);
   });
 });
