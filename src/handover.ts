@@ -126,7 +126,6 @@ export function tcpHandover(handle: UvHandle, address: string, port: number, log
   if (typeof ipc === 'string') return unavailable(log, ipc);
   let offer: Offer | undefined;
   let taken = false;
-  let confirm = received === undefined ? undefined : once(() => received.confirm());
   return {
     canHandOver: true,
     announceHandover: () => {
@@ -141,10 +140,7 @@ export function tcpHandover(handle: UvHandle, address: string, port: number, log
       offer = made;
     },
     takenOver: () => taken,
-    publish: () => {
-      confirm?.();
-      confirm = undefined;
-    },
+    publish: received === undefined ? () => {} : once(() => received.confirm()),
     cleanupHandover: () => offer?.close(),
   };
 }

@@ -1,6 +1,7 @@
 // A listening socket passed between two unrelated processes: libuv's IPC pipes (SCM_RIGHTS), reached through Node's internals.
 
 import fs from 'node:fs';
+import { getSystemErrorName } from 'node:util';
 
 /**
  * Node passes handles over IPC pipes only to and from its own children
@@ -117,15 +118,15 @@ export interface Offer {
 /**
  * Listens at `path` (a private place: see handover.ts) and gives `handle` to
  * the first process that connects; `taken` runs when that process says it
- * serves. Returns null when the path cannot be bound.
+ * serves. Returns the reason when the path cannot be listened on.
  */
 export function offerHandle(ipc: Internals, path: string, handle: UvHandle, taken: () => void): Offer | string {
   fs.rmSync(path, { force: true });
   const server = new ipc.Pipe(ipc.types.SERVER);
-  const bound = server.bind(path);
-  if (bound !== 0 || server.listen(1) !== 0) {
+  const err = server.bind(path) || server.listen(1);
+  if (err !== 0) {
     server.close();
-    return `cannot listen at ${path} (error ${bound})`;
+    return `cannot listen at ${path}: ${getSystemErrorName(err)}`;
   }
   fs.chmodSync(path, 0o600);
   let open = true;
