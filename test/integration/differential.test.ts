@@ -116,13 +116,34 @@ describe.runIf(need('nginx'))('what the app sees: runfcgi against Node\'s own se
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    for (const ask of [{ path: '/json?x=1' }, { path: '/nocontent' }, { path: '/redirect' }, { path: '/missing' }, { method: 'POST', path: '/echo', body: 'fetch body\n' }] as Ask[]) {
-      it(`answers ${ask.method ?? 'GET'} ${ask.path} with the same status and body`, async () => {
+    const asks: Ask[] = [
+      { path: '/hello' }, { path: '/json?x=1' }, { path: '/nocontent' }, { path: '/redirect' }, { path: '/missing' },
+      { method: 'HEAD', path: '/hello' }, { method: 'POST', path: '/echo', body: 'fetch body\n' },
+    ];
+    /**
+     * @hono/node-server swaps in a Response of its own, whose default type has a space
+     * after the `;`: the reference's quirk, not a difference an app could cause.
+     */
+    const comparable = (a: Awaited<ReturnType<typeof answer>>, lengths: boolean): typeof a => ({
+      ...a,
+      headers: a.headers
+        .filter(([name]) => lengths || name !== 'content-length')
+        .map(([name, value]) => [name, name === 'content-type' ? value.replace('; ', ';') : value]),
+    });
+    for (const ask of asks) {
+      it(`answers ${ask.method ?? 'GET'} ${ask.path} with the same status, headers (bar Content-Length) and body`, async () => {
         const node = await answer(pair.node, ask);
         const ours = await answer(pair.runfcgi, ask);
-        expect({ status: ours.status, body: ours.body }).toEqual({ status: node.status, body: node.body });
+        expect(comparable(ours, false)).toEqual(comparable(node, false));
       });
     }
+
+    // Known difference, left to the fetch adapter's rewrite (issue 17): a body known whole
+    // (a string, bytes) gets Content-Length from @hono/node-server, none from runfcgi yet.
+    // When this starts passing, turn it into a plain it().
+    it.fails('sends Content-Length for a body known whole, as @hono/node-server does', async () => {
+      for (const ask of asks) expect(comparable(await answer(pair.runfcgi, ask), true)).toEqual(comparable(await answer(pair.node, ask), true));
+    });
 
     it('aborts request.signal at once when the client leaves', async () => {
       const done = (events: { event: string }[]): boolean => events.some((e) => e.event === 'signal abort');
