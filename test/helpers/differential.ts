@@ -95,9 +95,9 @@ export async function startPair(dir: string, app: string, args: string[] = []): 
 }
 
 /** Resolves once `check` holds, polling; fails with `what` after `ms` (a generous limit: the machine is loaded). */
-export async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

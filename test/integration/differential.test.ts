@@ -44,9 +44,11 @@ async function clientLeaves(side: Side, settled: (events: { event: string }[]) =
   return mine();
 }
 
-const APPS: { app: string; asks: Ask[] }[] = [
+const APPS: { app: string; args?: string[]; asks: Ask[] }[] = [
   {
     app: 'plain.mjs',
+    // The status page (answered by runfcgi) counts the clients that left; debug logs each.
+    args: ['status=/runfcgi-status', 'loglevel=debug'],
     asks: [
       { path: '/hello' }, { path: '/buffer' }, { path: '/empty' }, { path: '/writehead' }, { path: '/stream' },
       { path: '/json?x=1' }, { path: '/nocontent' }, { path: '/notmodified' }, { path: '/cookies' }, { path: '/redirect' },
@@ -61,16 +63,18 @@ const APPS: { app: string; asks: Ask[] }[] = [
       { path: '/cookies' }, { path: '/missing' }, { method: 'HEAD', path: '/hello' }, { method: 'POST', path: '/echo', body: 'express body\n' },
     ],
   },
+  // Worker threads: the same answers, the same events.
+  { app: 'plain.mjs', args: ['method=threaded'], asks: [{ path: '/hello' }, { path: '/stream' }, { method: 'HEAD', path: '/hello' }] },
 ];
 
 describe.runIf(need('nginx'))('what the app sees: runfcgi against Node\'s own server', () => {
-  for (const { app, asks } of APPS) {
-    describe(app, () => {
+  for (const { app, args = [], asks } of APPS) {
+    describe(`${app} ${args.join(' ')}`, () => {
       let dir: string;
       let pair: Pair;
       beforeAll(async () => {
         dir = tempDir();
-        pair = await startPair(dir, app);
+        pair = await startPair(dir, app, args);
       });
       afterAll(async () => {
         await pair?.stop();
@@ -100,6 +104,16 @@ describe.runIf(need('nginx'))('what the app sees: runfcgi against Node\'s own se
         expect(leaving(node).map((e) => e.event)).not.toContain('timer');
         expect(leaving(ours)).toEqual(leaving(node));
         expect(ours).toContainEqual(expect.objectContaining({ event: 'res close', writableFinished: false }));
+        if (args.includes('loglevel=debug')) {
+          expect(pair.runfcgiServer.output()).toMatch(/the client left: request closed/);
+          let count = 0;
+          await until('the status page to count the client that left', async () => {
+            const status = (await (await fetch(pair.runfcgi.url('/runfcgi-status?json'))).json()) as { abortedRequests: number };
+            count = status.abortedRequests;
+            return count >= 1;
+          });
+          expect(count).toBe(1);
+        }
       });
     });
   }
