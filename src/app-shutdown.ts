@@ -37,6 +37,7 @@ export function holdGroupSignals(): void {
     }
     return emit.call(this, event, ...args);
   };
+  // A listener of our own, so that Node catches these signals at all (their default action ends the process).
   for (const signal of GROUP_SIGNALS) process.on(signal as NodeJS.Signals, ignoreSignal);
 }
 
