@@ -237,6 +237,7 @@ export class Master {
         slot.lagMs = message.lagMs;
         slot.slow = message.slow;
         slot.timedOut = message.timedOut;
+        slot.aborted = message.aborted;
         slot.oldest = message.oldest;
         return;
       case 'retiring':
@@ -284,7 +285,8 @@ export class Master {
   }
 
   private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
-    const expected = slot.state === 'stopping' || (slot.retiring && code === 0);
+    // SIGTERM: the app's own shutdown hook raised it again for its default action, the end (app-shutdown.ts).
+    const expected = slot.state === 'stopping' || (slot.retiring && (code === 0 || signal === 'SIGTERM'));
     slot.state = 'dead';
     this.slots.delete(slot.id);
     this.stats.retire(slot);
@@ -309,10 +311,11 @@ export class Master {
     if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
     slot.state = 'stopping';
     slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs }));
-    // A worker that does not leave in time, or cannot hear us, is ended.
+    // A worker that does not leave in time, or cannot hear us, is ended:
+    // graceMs for its requests, graceMs more for the app's shutdown hooks.
     setTimeout(() => {
       if (slot.state !== 'dead') slot.worker.kill();
-    }, graceMs + 2000).unref();
+    }, 2 * graceMs + 2000).unref();
   }
 
   private killAll(): void {

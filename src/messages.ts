@@ -27,6 +27,8 @@ export type ToMaster =
       lagMs: number;
       slow: number;
       timedOut: number;
+      /** Requests whose client left before they were answered. */
+      aborted: number;
       /** The oldest request in progress, when requests are timed. */
       oldest?: { method: string; uri: string; ms: number } | undefined;
     }

@@ -87,7 +87,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'maxspare', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
   { name: 'maxrequests', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
   { name: 'maxmemory', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
-  { name: 'graceperiod', defaultText: '30', help: 'seconds a graceful stop or reload waits for requests in progress before it closes them', parse: integer(0, 86400) },
+  { name: 'graceperiod', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
   { name: 'daemonize', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
   { name: 'pidfile', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
   { name: 'workdir', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },

@@ -8,7 +8,7 @@ import type { PoolStatus } from './status.js';
 export class PoolStats {
   private readonly startTime = Date.now();
   /** What workers that are gone had counted. */
-  private readonly retired = { served: 0, slow: 0, timedOut: 0 };
+  private readonly retired = { served: 0, slow: 0, timedOut: 0, aborted: 0 };
   restarts = 0;
   private maxActive = 0;
   private maxChildrenReached = 0;
@@ -18,6 +18,7 @@ export class PoolStats {
     this.retired.served += slot.served;
     this.retired.slow += slot.slow;
     this.retired.timedOut += slot.timedOut;
+    this.retired.aborted += slot.aborted;
   }
 
   noteActive(workers: number): void {
@@ -51,6 +52,7 @@ export class PoolStats {
       restarts: this.restarts,
       slowRequests: this.retired.slow + sum((s) => s.slow),
       timedOutRequests: this.retired.timedOut + sum((s) => s.timedOut),
+      abortedRequests: this.retired.aborted + sum((s) => s.aborted),
     };
     if (full) {
       const now = Date.now();

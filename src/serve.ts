@@ -18,6 +18,8 @@ export interface Serving {
   /** Requests that ran past slowlog=, and past timeout=. */
   readonly slowRequests: number;
   readonly timedOutRequests: number;
+  /** Requests the web server gave up before they were answered (their client left). */
+  readonly abortedRequests: number;
   /** The oldest request in progress, when requests are timed. */
   oldest(): { method: string; uri: string; ms: number } | undefined;
   /**
@@ -126,6 +128,7 @@ class RequestClock {
 export function serve(server: net.Server, handler: RequestHandler, log: Logger, options: ServeOptions = {}): Serving {
   const connections = new Set<Connection>();
   let accepted = 0;
+  let aborted = 0;
   let stopping = false;
   const onRequest = options.onRequest;
   const timed = (options.timeoutMs ?? 0) > 0 || (options.slowMs ?? 0) > 0;
@@ -165,6 +168,10 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       log.warn({ remote: socket.remoteAddress, err: error.message }, 'closing connection after malformed input');
     });
     connection.on('limit', (why: string) => log.warn({ remote: socket.remoteAddress, why }, 'request refused over a limit'));
+    connection.on('abort', (request: GatewayRequest, reason: Error) => {
+      aborted++;
+      log.debug({ ...describe(request), why: reason.message }, 'the client left: request closed');
+    });
     connection.on('close', () => connections.delete(connection));
   });
 
@@ -185,6 +192,9 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     },
     get timedOutRequests() {
       return clock?.timedOut ?? 0;
+    },
+    get abortedRequests() {
+      return aborted;
     },
     oldest: () => clock?.oldest(),
     stop(graceMs: number): Promise<void> {

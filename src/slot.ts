@@ -21,6 +21,8 @@ export interface Slot {
   released: boolean;
   slow: number;
   timedOut: number;
+  /** Requests whose client left before they were answered. */
+  aborted: number;
   oldest: { method: string; uri: string; ms: number } | undefined;
 }
 
@@ -31,7 +33,7 @@ const SATURATED_LAG_MS = 100;
 
 export function newSlot(id: number, worker: RuntimeWorker): Slot {
   const now = Date.now();
-  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, oldest: undefined };
+  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, aborted: 0, oldest: undefined };
 }
 
 /** Busy means its event loop is blocked or saturated, not that it has requests (it has many). */

@@ -31,6 +31,8 @@ export interface PoolStatus {
   restarts: number;
   slowRequests: number;
   timedOutRequests: number;
+  /** Requests whose client left (the web server gave them up) before they were answered. */
+  abortedRequests: number;
   workers?: WorkerStatus[];
 }
 
@@ -43,6 +45,7 @@ export function renderText(s: PoolStatus): string {
     ['idle workers', s.idleWorkers], ['active workers', s.activeWorkers], ['total workers', s.totalWorkers],
     ['max active workers', s.maxActiveWorkers], ['max children reached', s.maxChildrenReached],
     ['restarts', s.restarts], ['slow requests', s.slowRequests], ['timed out requests', s.timedOutRequests],
+    ['client left requests', s.abortedRequests],
   ];
   let out = rows.map(([k, v]) => `${`${k}:`.padEnd(22)}${v}\n`).join('');
   for (const w of s.workers ?? []) {
@@ -71,6 +74,7 @@ export function renderOpenMetrics(s: PoolStatus): string {
   metric('restarts', 'counter', 'Workers replaced after dying, timing out, or reaching maxrequests or maxmemory.', [['', s.restarts]]);
   metric('slow_requests', 'counter', 'Requests that ran past slowlog.', [['', s.slowRequests]]);
   metric('timed_out_requests', 'counter', 'Requests ended at timeout.', [['', s.timedOutRequests]]);
+  metric('aborted_requests', 'counter', 'Requests whose client left before they were answered.', [['', s.abortedRequests]]);
   if (s.workers !== undefined) {
     metric('worker_requests', 'counter', 'Requests served by each worker.', s.workers.map((w) => [`{worker="${w.id}"}`, w.requests]));
     metric('worker_active_requests', 'gauge', 'Requests in progress in each worker.', s.workers.map((w) => [`{worker="${w.id}"}`, w.activeRequests]));

@@ -5,7 +5,8 @@ import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
-import { loadApp } from './adapter/load.js';
+import { loadApp, type AppHooks } from './adapter/load.js';
+import { appShutdown, holdGroupSignals, ignoreSignal } from './app-shutdown.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
 import type { GatewayRequest } from './adapter/types.js';
@@ -91,8 +92,11 @@ function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
 
 let leaving = false;
 
-/** Stop accepting, finish within graceMs, and exit. */
-async function leave(serving: Serving, graceMs: number): Promise<void> {
+/**
+ * Stop accepting, finish within graceMs, let the app clean up (its close()
+ * export, SIGTERM) within graceMs more, and exit.
+ */
+async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Logger): Promise<void> {
   if (leaving) return;
   leaving = true;
   const done = serving.stop(graceMs);
@@ -102,12 +106,21 @@ async function leave(serving: Serving, graceMs: number): Promise<void> {
   if (isMainThread) fs.closeSync(0);
   channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
+  await appShutdown({ close: hooks.close, limitMs: graceMs, log, release: releaseLoop });
   process.exit(0);
+}
+
+let heartbeatTimer: NodeJS.Timeout | undefined;
+
+/** While the app cleans up, only its own handles keep the process alive (heartbeats go on meanwhile). */
+function releaseLoop(): void {
+  heartbeatTimer?.unref();
+  process.channel?.unref();
 }
 
 function heartbeat(serving: Serving): void {
   let last = performance.now();
-  setInterval(() => {
+  heartbeatTimer = setInterval(() => {
     const now = performance.now();
     const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
     last = now;
@@ -118,6 +131,7 @@ function heartbeat(serving: Serving): void {
       lagMs,
       slow: serving.slowRequests,
       timedOut: serving.timedOutRequests,
+      aborted: serving.abortedRequests,
       oldest: serving.oldest(),
     }));
   }, HEARTBEAT_MS);
@@ -151,9 +165,9 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
   return { access, destination };
 }
 
-async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access']): Promise<RequestHandler> {
+async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access'], hooks: AppHooks): Promise<RequestHandler> {
   try {
-    return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd);
+    return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);
@@ -167,7 +181,9 @@ async function main(): Promise<void> {
     process.on('disconnect', () => process.exit(0));
     // Ctrl+C reaches the whole process group, systemd may signal the whole
     // cgroup: the master decides how workers stop (or its loss ends them).
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, () => {});
+    // The app hears SIGTERM once its worker's requests are done (app-shutdown.ts).
+    holdGroupSignals();
+    for (const signal of ['SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, ignoreSignal);
   }
   const { options } = init;
   const logs = logDestination(options.errlog);
@@ -178,7 +194,8 @@ async function main(): Promise<void> {
   } catch (error) {
     return bootFailure(EXIT_WORKER_BOOT, (error as Error).message);
   }
-  const app = await loadHandler(init, log, accessLog.access);
+  const hooks: AppHooks = {};
+  const app = await loadHandler(init, log, accessLog.access, hooks);
   const handler = withManagement(app, options, poolStatus);
   let server: net.Server;
   try {
@@ -195,7 +212,7 @@ async function main(): Promise<void> {
     retiring = true;
     log[level](fields, `${why}: retiring after the requests in progress`);
     channel.send(tag<ToMaster>({ type: 'retiring' }));
-    void leave(serving, options.graceperiod * 1000);
+    void leave(serving, options.graceperiod * 1000, hooks, log);
   };
   const serving: Serving = serve(server, handler, log, {
     protocol: options.protocol,
@@ -226,7 +243,7 @@ async function main(): Promise<void> {
     const m = message as ToWorker;
     switch (m.type) {
       case 'stop':
-        void leave(serving, m.graceMs);
+        void leave(serving, m.graceMs, hooks, log);
         return;
       case 'status':
         statusWaiters.get(m.id)?.(m.status);

@@ -5,7 +5,7 @@ import { renderOpenMetrics, renderText, type PoolStatus } from '../src/status.js
 const status: PoolStatus = {
   pool: 'unix:/run/app.sock', method: 'prefork', startTime: 1_700_000_000, startSince: 42, acceptedRequests: 1234,
   listenQueue: null, idleWorkers: 1, activeWorkers: 1, totalWorkers: 2, maxActiveWorkers: 2, maxChildrenReached: 0,
-  restarts: 3, slowRequests: 4, timedOutRequests: 1,
+  restarts: 3, slowRequests: 4, timedOutRequests: 1, abortedRequests: 5,
   workers: [{ id: 1, pid: 10, threadId: null, state: 'ready', startTime: 1_700_000_000, requests: 600, activeRequests: 0, eventLoopLagMs: 1 }],
 };
 
@@ -14,6 +14,7 @@ describe('status page', () => {
     const text = renderText(status);
     expect(text).toContain('accepted requests:    1234\n');
     expect(text).toContain('listen queue:         -\n');
+    expect(text).toContain('client left requests: 5\n');
     expect(text).toContain('************************\nworker:               1\n');
   });
 
@@ -22,6 +23,7 @@ describe('status page', () => {
     expect(text).toContain('# TYPE runfcgi_accepted_requests counter\n');
     expect(text).toContain('runfcgi_accepted_requests_total 1234\n');
     expect(text).toContain('runfcgi_workers{state="active"} 1\n');
+    expect(text).toContain('runfcgi_aborted_requests_total 5\n');
     expect(text).toContain('runfcgi_worker_requests_total{worker="1"} 600\n');
     expect(text).not.toContain('listen_queue');
     expect(text.endsWith('# EOF\n')).toBe(true);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The per-request JavaScript path without sockets or a web server: FastCGI bytes in, records out.
 //   npm run build && node scripts/bench/micro.mjs [APP] [REQUESTS]
-// Prints ns per request: the least of 7 runs (the one least disturbed) and their median.
+// Prints ns per request: the least of 7 runs (the one least disturbed) and their median, in
+// wall-clock time and in CPU time of this process (user + system: steadier on a loaded machine).
 // A guide for profiling, not a benchmark of record.
 import { EventEmitter } from 'node:events';
 import { loadApp } from '../../dist/adapter/load.js';
@@ -48,17 +49,25 @@ const sockets = Array.from({ length: CONNECTIONS }, () => {
   return s;
 });
 
+const cpu = [];
+
 async function run(n) {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for (let done = 0; done < n; done += CONNECTIONS) {
     for (const s of sockets) s.emit('data', request);
     await new Promise(setImmediate);
   }
+  const c = process.cpuUsage(c0);
+  cpu.push(((c.user + c.system) * 1000) / n);
   return Number(process.hrtime.bigint() - t0) / n;
 }
 
 await run(50_000); // warm up
+cpu.length = 0;
 const runs = [];
 for (let i = 0; i < 7; i++) runs.push(await run(Number(total)));
 runs.sort((a, b) => a - b);
 console.log(`${Math.round(runs[0])} ns per request at least, ${Math.round(runs[3])} median (runs: ${runs.map(Math.round).join(', ')})`);
+cpu.sort((a, b) => a - b);
+console.log(`CPU: ${Math.round(cpu[0])} ns per request at least, ${Math.round(cpu[3])} median`);

@@ -49,7 +49,24 @@ export function handlerFor(exported: unknown, options: AdapterOptions, name: str
   );
 }
 
-export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string): Promise<RequestHandler> {
+/** What else the app's module offers its worker. */
+export interface AppHooks {
+  /**
+   * An exported `close()` (or the default export's, when that is a plain
+   * object such as `{ fetch, close }`): the app's cleanup, called when its
+   * worker leaves. Worker threads hear no signals: this is their way.
+   */
+  close?: () => unknown;
+}
+
+function closeExport(mod: Record<string, unknown>, exported: unknown): (() => unknown) | undefined {
+  if (typeof mod.close === 'function') return mod.close as () => unknown;
+  const plain = typeof exported === 'object' && exported !== null && Object.getPrototypeOf(exported) === Object.prototype;
+  const close = plain ? (exported as { close?: unknown }).close : undefined;
+  return typeof close === 'function' ? () => (close as () => unknown).call(exported) : undefined;
+}
+
+export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string, hooks?: AppHooks): Promise<RequestHandler> {
   if (spec === undefined) return nodeHandler(welcome, options);
   let mod: Record<string, unknown>;
   try {
@@ -67,5 +84,7 @@ export async function loadApp(spec: string | undefined, options: AdapterOptions,
   if (typeof exported === 'object' && exported !== null && inner !== undefined && !isFetchApp(exported)) {
     exported = inner;
   }
-  return handlerFor(exported, options, spec);
+  const handler = handlerFor(exported, options, spec);
+  if (hooks !== undefined) hooks.close = closeExport(mod, exported);
+  return handler;
 }

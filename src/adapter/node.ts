@@ -40,10 +40,10 @@ type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) =
 const storeHeader = (OutgoingMessage.prototype as unknown as { _storeHeader: StoreHeader })._storeHeader;
 
 /**
- * A `Transfer-Encoding: chunked` the app sets itself makes Node frame the
- * body in chunks; the header is hop-by-hop and is dropped from the CGI head,
- * so the framing must go too, or the browser would get it as content. An own
- * property: Express swaps the response's prototype.
+ * Node frames a streamed body in chunks (a `Transfer-Encoding: chunked` it
+ * adds, or the app sets); the header is hop-by-hop and is dropped from the
+ * CGI head, so the framing must go too, or the browser would get it as
+ * content. An own property: Express swaps the response's prototype.
  */
 function storeHeaderUnchunked(this: ServerResponse, firstLine: string, headers: unknown): void {
   storeHeader.call(this, firstLine, headers);
@@ -72,8 +72,13 @@ export function nodeHandler(listener: RequestListener, options: AdapterOptions):
     if (hasNoBody(fcgi.params)) socket.stdin(null);
 
     const res = new ServerResponse(req);
-    // No chunked framing, no keep-alive: the web server frames the reply to the browser.
-    res.useChunkedEncodingByDefault = false;
+    // Node's own length logic: a body given whole to end() gets Content-Length
+    // (Node skips that branch without chunked encoding). The chunk framing it
+    // then chooses for streamed bodies is undone in storeHeaderUnchunked: the
+    // web server frames the reply to the browser. Also for HTTP/1.0, where
+    // Node would go without either: the web server, not Node, speaks to that
+    // client, and a length is what lets it trust the body.
+    res.useChunkedEncodingByDefault = true;
     res.shouldKeepAlive = false;
     // Nor a `Connection: close` line, which the CGI head would only drop again
     // (as after res.removeHeader('connection'); hop-by-hop lines the app sets still go).

@@ -135,9 +135,16 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
     if (this.filterData !== null && !this.filterData.push(chunk) && chunk !== null) this.fcgi.pause();
   }
 
-  abort(reason: Error): void {
-    this.filterData?.destroy(reason);
-    this.destroy(reason);
+  /**
+   * The web server gave the request up (its client left). As Node's own
+   * server on a lost connection: the request is destroyed with an
+   * ECONNRESET 'aborted' error ('error' reaches only listeners), the
+   * response closes unfinished, and what the app writes afterwards is dropped.
+   */
+  abort(_reason: Error): void {
+    const error = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+    this.filterData?.destroy(error);
+    this.destroy(error);
   }
 
   drain(): void {
@@ -160,7 +167,9 @@ export class FcgiSocket extends EventEmitter implements RequestSink {
     this.readable = this.writable = false;
     if (!this.fcgi.ended) this.fcgi.fail();
     const req = this.req;
-    if (req !== null && !req.complete && !req.destroyed) req.destroy(error);
+    // A request whose response is still going is over too, body read or not
+    // (as Node's server destroys every request it has not answered).
+    if (req !== null && !req.destroyed && (!req.complete || this._httpMessage !== null)) req.destroy(error);
     process.nextTick(() => this.emit('close', error !== undefined));
     return this;
   }

@@ -66,6 +66,8 @@ const FIRST_REQUEST_GRACE_MS = 2000;
  * - 'request' (FcgiRequest) once a request's params are complete;
  * - 'protocolError' (ProtocolError) before it destroys the socket over bad input;
  * - 'limit' (message) when a request is refused over a limit (the connection carries on);
+ * - 'abort' (FcgiRequest, reason) when the web server gives a request up: FCGI_ABORT_REQUEST,
+ *   or the connection closed by it (what it does when its client leaves);
  * - 'close' when the transport is gone and every request has been aborted or ended.
  */
 export class FcgiConnection extends EventEmitter {
@@ -80,6 +82,8 @@ export class FcgiConnection extends EventEmitter {
   private inputEnded = false;
   /** A request has begun on this connection. */
   private used = false;
+  /** We closed the transport (a protocol error, a failed reply, a stop): its loss is not the web server's doing. */
+  private destroyedHere = false;
   /** Chunks are views of a buffer the next read overwrites. */
   private readonly borrowed: boolean;
 
@@ -118,6 +122,7 @@ export class FcgiConnection extends EventEmitter {
   }
 
   destroy(error?: Error): void {
+    this.destroyedHere = true;
     this.socket.destroy(error);
   }
 
@@ -146,6 +151,7 @@ export class FcgiConnection extends EventEmitter {
   private fail(err: ProtocolError): void {
     if (this.socket.destroyed) return;
     this.emit('protocolError', err);
+    this.destroyedHere = true;
     this.socket.destroy();
   }
 
@@ -304,7 +310,7 @@ export class FcgiConnection extends EventEmitter {
 
   private onAbortRequest(id: number): void {
     const req = this.requests.get(id);
-    if (req !== undefined) this.abortRequest(req, 'fcgi: request aborted by web server');
+    if (req !== undefined) this.abortRequest(req, 'fcgi: request aborted by web server', true);
   }
 
   /** Writes STDOUT or STDERR records; false asks the caller to wait for drain(). */
@@ -339,6 +345,7 @@ export class FcgiConnection extends EventEmitter {
       req.state = 'ended';
       req.sink = null;
       this.requests.delete(req.id);
+      this.destroyedHere = true;
       this.socket.destroy();
     } else {
       this.endRequest(req, 1);
@@ -367,25 +374,30 @@ export class FcgiConnection extends EventEmitter {
       this.fail(new ProtocolError(`connection ended inside a record (${this.parser.pendingBytes} bytes pending)`));
       return;
     }
-    // Requests still waiting for input can never complete.
-    for (const req of this.requests.list()) {
-      if (req.state !== 'output') this.abortRequest(req, 'fcgi: connection ended before the request was complete');
-    }
-    if (this.requests.size === 0) this.end();
+    // Web servers close the connection when their client leaves (nginx,
+    // Apache, lighttpd: none half-closes to wait for a reply), and Node's own
+    // server takes a FIN from its client the same way: every request on the
+    // connection is over, also those whose input was complete.
+    const active = this.requests.list();
+    for (const req of active) this.abortRequest(req, 'fcgi: the web server closed the connection', true);
+    // Ending the last request ended the transport already.
+    if (active.length === 0) this.end();
   };
 
   private readonly onClose = (): void => {
     for (const req of this.requests.list()) {
-      this.abortRequest(req, 'fcgi: connection to the web server lost');
+      this.abortRequest(req, 'fcgi: connection to the web server lost', !this.destroyedHere);
     }
     this.emit('close');
   };
 
-  private abortRequest(req: FcgiRequest, message: string): void {
+  private abortRequest(req: FcgiRequest, message: string, byWebServer: boolean): void {
     const sink = req.sink;
     // END_REQUEST first, so whatever the application still writes is dropped.
     this.endRequest(req, 0);
-    sink?.abort(new Error(message));
+    const reason = new Error(message);
+    if (byWebServer) this.emit('abort', req, reason);
+    sink?.abort(reason);
   }
 }
 

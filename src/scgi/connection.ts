@@ -76,7 +76,8 @@ export class ScgiRequest {
 /**
  * Parses the request of one SCGI connection. Emits 'request' (ScgiRequest)
  * once the headers are in, 'protocolError' before it destroys the socket
- * over bad input, and 'close'.
+ * over bad input, 'abort' (ScgiRequest, reason) when the web server closes
+ * the connection before the response is complete (its client left), and 'close'.
  */
 export class ScgiConnection extends EventEmitter {
   readonly socket: Duplex;
@@ -87,6 +88,8 @@ export class ScgiConnection extends EventEmitter {
   private filled = 0;
   private bodyLeft = 0;
   private request: ScgiRequest | null = null;
+  /** We closed the transport: its loss is not the web server's doing. */
+  private destroyedHere = false;
 
   constructor(socket: Duplex, options: { maxParamsBytes?: number } = {}) {
     super();
@@ -113,6 +116,7 @@ export class ScgiConnection extends EventEmitter {
   }
 
   destroy(): void {
+    this.destroyedHere = true;
     this.socket.destroy();
   }
 
@@ -134,7 +138,7 @@ export class ScgiConnection extends EventEmitter {
       sink?.abort(new Error('scgi: request input timed out'));
       return;
     }
-    this.socket.destroy();
+    this.destroy();
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -144,7 +148,7 @@ export class ScgiConnection extends EventEmitter {
     } catch (error) {
       if (!(error instanceof ScgiProtocolError)) throw error;
       this.emit('protocolError', error);
-      this.socket.destroy();
+      this.destroy();
     }
   };
 
@@ -221,27 +225,33 @@ export class ScgiConnection extends EventEmitter {
 
   private readonly onEnd = (): void => {
     if (this.state === 'done' || (this.state === 'length' && this.lengthText === '')) {
+      // Web servers close the connection when their client leaves (none
+      // half-closes to wait for the reply), and Node's own server takes a
+      // FIN from its client the same way: the request is over.
       if (this.request === null) this.socket.end();
+      else this.abort('scgi: the web server closed the connection', true);
       return;
     }
-    if (this.state === 'body') this.abort('scgi: connection ended before the request body was complete');
+    if (this.state === 'body') this.abort('scgi: connection ended before the request body was complete', true);
     else {
       this.emit('protocolError', new ScgiProtocolError('connection ended inside the headers'));
-      this.socket.destroy();
+      this.destroy();
     }
   };
 
   private readonly onClose = (): void => {
-    if (this.request !== null && !this.request.ended) this.abort('scgi: connection to the web server lost');
+    this.abort('scgi: connection to the web server lost', !this.destroyedHere);
     this.emit('close');
   };
 
-  private abort(message: string): void {
+  private abort(message: string, byWebServer: boolean): void {
     const request = this.request;
     if (request === null || request.ended) return;
     const sink = request.sink;
     request.fail();
-    sink?.abort(new Error(message));
+    const reason = new Error(message);
+    if (byWebServer) this.emit('abort', request, reason);
+    sink?.abort(reason);
   }
 }
 

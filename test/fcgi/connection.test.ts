@@ -173,6 +173,56 @@ describe('FastCGI connection', () => {
     expect(socket.stdout(1).length).toBe(0);
   });
 
+  describe('a client that leaves (issue 16)', () => {
+    /** Requests whose input is complete and whose answer has not begun: the app is still at work. */
+    function working(ids: number[]) {
+      const socket = new MemorySocket();
+      const connection = new FcgiConnection(socket);
+      const aborted: number[] = [];
+      const reported: number[] = [];
+      const held = new Map<number, FcgiRequest>();
+      connection.on('abort', (req: FcgiRequest) => reported.push(req.id));
+      connection.on('request', (req: FcgiRequest) => {
+        held.set(req.id, req);
+        req.attach({ stdin: () => {}, abort: () => aborted.push(req.id), drain: () => {} });
+      });
+      for (const id of ids) socket.push(request(id, { REQUEST_METHOD: 'GET' }));
+      return { socket, connection, aborted, reported, held };
+    }
+
+    it('aborts every request, answered in part or not, when the web server closes the connection', async () => {
+      const { socket, aborted, reported, held } = working([1, 2]);
+      await settle();
+      held.get(1)!.write('Status: 200 OK\r\n\r\npartial');
+      socket.push(null);
+      await settle();
+      expect(aborted.sort()).toEqual([1, 2]);
+      expect(reported.sort()).toEqual([1, 2]);
+      expect(socket.ended).toBe(true);
+    });
+
+    it('aborts only the request named by FCGI_ABORT_REQUEST; the one beside it is answered', async () => {
+      const { socket, aborted, held } = working([1, 2]);
+      socket.push(encodeRecord(C.FCGI_ABORT_REQUEST, 1));
+      await settle();
+      expect(aborted).toEqual([1]);
+      held.get(2)!.write('Status: 200 OK\r\n\r\ntwo');
+      held.get(2)!.end(0);
+      await settle();
+      expect(socket.stdout(2).toString()).toContain('two');
+      expect(endRecords(socket).map((r) => r.requestId).sort()).toEqual([1, 2]);
+    });
+
+    it('reports no client leaving when runfcgi itself closes the connection', async () => {
+      const { connection, aborted, reported } = working([1]);
+      await settle();
+      connection.destroy();
+      await settle();
+      expect(aborted).toEqual([1]);
+      expect(reported).toEqual([]);
+    });
+  });
+
   it('splits STDOUT into records of at most 65535 bytes and writes STDERR', async () => {
     const socket = new MemorySocket();
     const connection = new FcgiConnection(socket);

@@ -97,4 +97,20 @@ describe('SCGI connection', () => {
     await settle();
     expect(aborted?.message).toMatch(/before the request body was complete/);
   });
+
+  it('aborts a request still at work when the web server closes the connection (its client left)', async () => {
+    const socket = new MemorySocket();
+    const connection = new ScgiConnection(socket);
+    let aborted: Error | undefined;
+    const reported: ScgiRequest[] = [];
+    connection.on('abort', (req: ScgiRequest) => reported.push(req));
+    connection.on('request', (req: ScgiRequest) => req.attach({ stdin: () => {}, abort: (e) => (aborted = e), drain: () => {} }));
+    socket.push(scgi(GET));
+    await settle();
+    expect(aborted).toBeUndefined();
+    socket.push(null);
+    await settle();
+    expect(aborted?.message).toMatch(/the web server closed the connection/);
+    expect(reported).toHaveLength(1);
+  });
 });
