@@ -197,7 +197,7 @@ async function waitUntilFree(socketPath: string, log: Logger): Promise<void> {
   while (await answers(socketPath)) {
     const stopping = handingOver(socketPath);
     if (stopping !== undefined) {
-      log.info({ socket: socketPath, pid: stopping }, 'taking the socket over from a stopping runfcgi');
+      log.info({ socket: socketPath, stoppingPid: stopping }, 'taking the socket over from a stopping runfcgi');
       return;
     }
     if (Date.now() > deadline) {

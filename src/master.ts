@@ -213,7 +213,7 @@ export class Master {
     });
     worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.onExit(slot, code, signal));
-    this.log.info({ worker: id, pid: worker.pid, threadId: worker.threadId }, 'worker starting');
+    this.log.info({ worker: id, workerPid: worker.pid, threadId: worker.threadId }, 'worker starting');
   }
 
   private onMessage(slot: Slot, message: ToMaster): void {
@@ -296,7 +296,7 @@ export class Master {
     if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
     else {
       this.stats.restarts++;
-      this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
+      this.log.warn({ worker: slot.id, workerPid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
         this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
       }
@@ -346,7 +346,7 @@ export class Master {
       } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
         // timeout=: its event loop has not answered for that long; its requests cannot finish.
         this.log.error(
-          { worker: slot.id, pid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
+          { worker: slot.id, workerPid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
           'worker stuck (event loop blocked): replacing it',
         );
         slot.state = 'stopping';

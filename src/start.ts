@@ -72,7 +72,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
     try {
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
-        log.info({ address: listener.address, method: options.method, pid: process.pid }, 'runfcgi is listening');
+        log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');
         // Said once serving, not at start: the first line a master writes loads the logger (log.ts),
         // and that should not delay the first worker.
         if (credentials === undefined && isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
