@@ -317,11 +317,15 @@ function inheritedListener(method: Method, env: NodeJS.ProcessEnv): Listener {
 }
 
 export async function bindListener(
-  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method } & SocketAccess,
+  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method; pm?: string } & SocketAccess,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
-  if (options.socket !== undefined) return bindUnix(options.socket, options.method, log, options);
-  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log);
+  // Workers on demand: the master watches the socket while no worker runs, and
+  // that watch must end without closing it, which libuv does only for fds 0-2
+  // (see ondemand.ts). So the socket sits on fd 0, as threads need it.
+  const placement: Method = options.pm === 'ondemand' ? 'threaded' : options.method;
+  if (options.socket !== undefined) return bindUnix(options.socket, placement, log, options);
+  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, placement, log);
   return inheritedListener(options.method, env);
 }

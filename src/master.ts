@@ -13,6 +13,7 @@ import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from './procfs.js';
 import { SignalQueue, type StopSignal } from './signals.js';
+import { OnDemand } from './ondemand.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -57,6 +58,8 @@ export class Master {
   private listenerClosed = false;
   private readonly setup: MasterSetup;
   private readonly stats = new PoolStats();
+  /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
+  private readonly ondemand: OnDemand | null;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -66,6 +69,7 @@ export class Master {
     this.log = log;
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
+    this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake()) : null;
   }
 
   /**
@@ -81,6 +85,7 @@ export class Master {
       if (signal !== null) this.dispatch(signal);
       if (this.bootFailure !== null) break;
       this.checkHeartbeats();
+      if (this.stopping === null) for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
       if (this.stopping === null || this.handoverUntil > 0) this.managePool();
       if (this.handoverUntil > 0) this.checkHandover();
       if (this.stopping !== null && this.handoverUntil === 0) this.releaseListener();
@@ -158,12 +163,17 @@ export class Master {
     if (this.listenerClosed) return;
     if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
     this.listenerClosed = true;
+    this.ondemand?.close();
     this.listener.close();
     this.listener.cleanup();
   }
 
   private reload(): void {
     if (this.stopping !== null) return;
+    if (this.ondemand?.sleeping) {
+      this.log.info('reloading: no worker runs; the next one loads the app anew');
+      return;
+    }
     const current = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead');
     this.log.info({ workers: current.length }, 'reloading: starting fresh workers, the old ones finish what they have');
     for (const slot of current) slot.stale = true;
@@ -208,8 +218,9 @@ export class Master {
     }
     const slot = newSlot(id, worker);
     this.slots.set(id, slot);
-    worker.on('message', (m: unknown) => {
-      if (isOurs(m)) this.onMessage(slot, m as ToMaster);
+    worker.on('message', (m: unknown, handle?: unknown) => {
+      if (isOurs(m) && (m as ToMaster).type === 'socket') this.ondemand?.takeSocket(handle);
+      else if (isOurs(m)) this.onMessage(slot, m as ToMaster);
     });
     worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.onExit(slot, code, signal));
@@ -232,6 +243,7 @@ export class Master {
           }
           this.onReady?.();
         }
+        this.ondemand?.handOver(slot);
         this.retireStale();
         return;
       case 'heartbeat':
@@ -364,7 +376,7 @@ export class Master {
     const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !isBusy(s, now));
     const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
     this.stats.noteCapped(live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0);
-    if (spawn > 0 && now >= this.holdSpawnsUntil) {
+    if (spawn > 0 && now >= this.holdSpawnsUntil && !this.ondemand?.sleeping) {
       for (let i = 0; i < spawn; i++) this.spawn();
     }
     // Retire the least loaded spare workers, newest first (the oldest have warm caches).

@@ -8,6 +8,8 @@ import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Protocol = 'fcgi' | 'scgi';
+/** PHP-FPM's pm: dynamic keeps spare workers; ondemand lets the pool go down to none when idle. */
+export type ProcessManager = 'dynamic' | 'ondemand';
 
 /** Options after parsing and defaults: what the server runs with. */
 export interface Options {
@@ -20,6 +22,8 @@ export interface Options {
   maxchildren: number;
   minspare: number;
   maxspare: number;
+  pm: ProcessManager;
+  processidletimeout: number;
   maxrequests: number;
   maxmemory: number;
   graceperiod: number;
@@ -87,8 +91,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'socket', value: 'PATH', defaultText: '-', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
   { name: 'method', value: 'prefork|threaded', defaultText: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
   { name: 'maxchildren', value: 'N', defaultText: '4 x CPU cores', help: 'hard limit of workers, busy and spare together', parse: integer(1, 1024) },
-  { name: 'minspare', value: 'N', defaultText: 'CPU cores', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
+  { name: 'minspare', value: 'N', defaultText: 'CPU cores (1 with pm=ondemand)', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
   { name: 'maxspare', value: 'N', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
+  { name: 'pm', value: 'dynamic|ondemand', defaultText: 'dynamic', help: "dynamic: keep minspare workers ready; ondemand (PHP-FPM's pm = ondemand): stop every worker after processidletimeout seconds without requests, and start one when a connection comes", parse: oneOf<ProcessManager>({ dynamic: 'dynamic', ondemand: 'ondemand' }) },
+  { name: 'processidletimeout', value: 'SECONDS', defaultText: '10', help: "with pm=ondemand: seconds without a request after which the workers stop (PHP-FPM's pm.process_idle_timeout, Passenger's pool_idle_time)", parse: integer(1, 86400) },
   { name: 'maxrequests', value: 'N', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
   { name: 'maxmemory', value: 'MB', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
   { name: 'graceperiod', value: 'SECONDS', defaultText: '30', help: 'seconds a graceful stop or reload waits for requests in progress before it closes them', parse: integer(0, 86400) },
@@ -186,7 +192,12 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (g.maxspare !== undefined && g.maxspare > maxchildren) {
     throw new UsageError(`maxspare=${g.maxspare} is more than maxchildren=${maxchildren}: spare workers are counted within maxchildren`);
   }
-  const minspare = g.minspare ?? Math.min(CORES, maxchildren, g.maxspare ?? Infinity);
+  const pm = g.pm ?? 'dynamic';
+  if (g.processidletimeout !== undefined && pm !== 'ondemand') {
+    throw new UsageError(`processidletimeout=${g.processidletimeout} applies to pm=ondemand: give pm=ondemand as well`);
+  }
+  // On demand, a woken pool starts with one worker, and grows as usual from there.
+  const minspare = g.minspare ?? Math.min(pm === 'ondemand' ? 1 : CORES, maxchildren, g.maxspare ?? Infinity);
   const maxspare = g.maxspare ?? Math.max(minspare, Math.min(CORES, maxchildren));
   if (maxspare < minspare) {
     throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
@@ -213,6 +224,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     maxchildren,
     minspare,
     maxspare,
+    pm,
+    processidletimeout: g.processidletimeout ?? 10,
     maxrequests: g.maxrequests ?? 0,
     maxmemory: g.maxmemory ?? 0,
     graceperiod: g.graceperiod ?? 30,

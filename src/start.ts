@@ -68,8 +68,8 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       },
       reopenLogs: () => logs.reopen(),
     };
-    const master = new Master(options, listener, runtime, log, signals, setup);
     try {
+      const master = new Master(options, listener, runtime, log, signals, setup);
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
         log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');

@@ -17,7 +17,8 @@ import { withManagement, type PoolStatus } from './status.js';
 
 interface Channel {
   send(message: ToMaster): void;
-  onMessage(listener: (message: unknown) => void): void;
+  /** `handle`: a socket sent along with the message (processes only). */
+  onMessage(listener: (message: unknown, handle?: unknown) => void): void;
 }
 
 const channel: Channel = isMainThread
@@ -87,6 +88,30 @@ function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
     exceeded(mb);
   }, MEMORY_CHECK_MS);
   timer.unref();
+}
+
+/**
+ * pm=ondemand: the connection that woke the pool was accepted by the master;
+ * it is served here as if this worker had accepted it.
+ */
+function adopt(server: net.Server, fd: number | undefined, handle: unknown): void {
+  const socket = handle instanceof net.Socket ? handle : fd !== undefined ? new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true }) : undefined;
+  if (socket === undefined) return;
+  // As the server's own connections are (net.createServer({ allowHalfOpen: true })).
+  socket.allowHalfOpen = true;
+  server.emit('connection', socket);
+}
+
+/**
+ * pm=ondemand on a systemd socket: the master needs a copy of the socket on
+ * its fd 0 (see ondemand.ts), and Node has no dup(). A descriptor sent over
+ * IPC lands on the lowest free one of the receiver. Our server's own handle
+ * goes as a bare handle ('net.Native'), which Node neither closes here nor
+ * listens on there.
+ */
+function giveSocket(server: net.Server): void {
+  const handle = (server as unknown as { _handle?: object })._handle;
+  if (handle !== undefined && process.send) process.send(tag<ToMaster>({ type: 'socket' }), handle as net.Server);
 }
 
 let leaving = false;
@@ -221,7 +246,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', thrown);
   process.on('unhandledRejection', thrown);
   if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire('warn', { mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
-  channel.onMessage((message) => {
+  channel.onMessage((message, handle) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;
     switch (m.type) {
@@ -235,6 +260,12 @@ async function main(): Promise<void> {
       case 'reopen':
         logs.reopen();
         accessLog.destination?.reopen();
+        return;
+      case 'connection':
+        adopt(server, m.fd, handle);
+        return;
+      case 'give-socket':
+        giveSocket(server);
         return;
     }
   });
