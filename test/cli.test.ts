@@ -63,6 +63,10 @@ describe('command line', () => {
     [['maxmemory=512M'], /^runfcgi: maxmemory=512M: expected a whole number from 0 to 1000000/],
     [['socket=/tmp/x.sock', 'socketowner=no body'], /^runfcgi: socketowner=no body: expected a user or group name/],
     [['accesslog='], /^runfcgi: accesslog=: expected a file path/],
+    [['pm=static'], /^runfcgi: pm=static: expected dynamic, ondemand/],
+    [['pm=ondemand', 'processidletimeout=0'], /^runfcgi: processidletimeout=0: expected a whole number from 1 to 86400/],
+    [['pm=ondemand', 'processidletimeout=10s'], /^runfcgi: processidletimeout=10s: expected a whole number from 1 to 86400/],
+    [['processidletimeout=10'], /^runfcgi: processidletimeout=10 applies to pm=ondemand: give pm=ondemand as well/],
     // A wrong value is an error even when a later repeat of the key would override it.
     [['daemonize=maybe', 'daemonize=false'], /^runfcgi: daemonize=maybe: expected true or false/],
     [['daemonize=false', '--method=sideways', 'method=prefork'], /^runfcgi: method=sideways: expected prefork/],
@@ -122,6 +126,12 @@ describe('options', () => {
   it('accepts typed values from JavaScript and checks them the same way', () => {
     expect(resolveOptions({ host: '127.0.0.1', port: 3033, debug: true, daemonize: false })).toMatchObject({ port: 3033, debug: true });
     expect(() => resolveOptions({ method: 'forked' })).toThrow(/method=forked: expected/);
+  });
+
+  it('pm=ondemand starts one worker when woken unless minspare says more, and stops them after 10 s by default', () => {
+    expect(resolveOptions({ pm: 'ondemand' })).toMatchObject({ pm: 'ondemand', minspare: 1, processidletimeout: 10 });
+    expect(resolveOptions({ pm: 'ondemand', minspare: 2, processidletimeout: 300 })).toMatchObject({ minspare: 2, processidletimeout: 300 });
+    expect(resolveOptions({}).pm).toBe('dynamic');
   });
 
   it('keeps spare bounds within maxchildren when only maxchildren is given', () => {
