@@ -78,9 +78,16 @@ async function check(argv: readonly string[]): Promise<number> {
   }
 }
 
+const CONTROL_COMMANDS = new Set(['status', 'reload', 'stop']);
+
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv[0]?.toLowerCase() === 'check') return check(argv.slice(1));
+  const first = argv[0]?.toLowerCase() ?? '';
+  if (first === 'check') return check(argv.slice(1));
   try {
+    if (CONTROL_COMMANDS.has(first)) {
+      const { runControl } = await import('./status-cli.js');
+      return await runControl(first as 'status' | 'reload' | 'stop', argv.slice(1));
+    }
     const input = parseArgs(argv);
     if (input === 'help') {
       process.stdout.write(helpText());

@@ -9,6 +9,7 @@ import { isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
 import type { Options } from './options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
 import { PoolStats } from './pool-stats.js';
+import type { PoolStatus } from './status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from './procfs.js';
@@ -101,6 +102,11 @@ export class Master {
   /** Workers live now, for tests and the status page. */
   get workerCount(): number {
     return [...this.slots.values()].filter((s) => s.state !== 'dead').length;
+  }
+
+  /** The pool as the status page shows it, every worker listed: for `runfcgi status` (control.ts). */
+  poolStatus(): PoolStatus & { pm: string; asleep: boolean } {
+    return { ...this.stats.status(this.slots.values(), this.listener, this.options.method, true), pm: this.options.pm, asleep: this.ondemand?.sleeping ?? false };
   }
 
   // --- signals ---
@@ -255,6 +261,7 @@ export class Master {
         slot.slow = message.slow;
         slot.timedOut = message.timedOut;
         slot.oldest = message.oldest;
+        slot.memory = message.memory;
         return;
       case 'retiring':
         slot.retiring = true;

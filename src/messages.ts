@@ -29,6 +29,8 @@ export type ToMaster =
       timedOut: number;
       /** The oldest request in progress, when requests are timed. */
       oldest?: { method: string; uri: string; ms: number } | undefined;
+      /** Bytes the worker holds (see workerMemory), measured about once a second. */
+      memory: number;
     }
   /** The status page was asked for: the master answers with 'status'. */
   | { [MARK]: 1; type: 'status-request'; id: number; full: boolean }

@@ -314,6 +314,9 @@ export function helpText(): string {
   const out = [
     'Usage: runfcgi [app=MODULE] [KEY=VALUE ...]',
     '       runfcgi check [app=MODULE] [KEY=VALUE ...]   validate and load the app without serving (exit 0/1)',
+    '       runfcgi status [--json] [--watch] pidfile=FILE|socket=PATH   the pool of a running server',
+    '       runfcgi reload pidfile=FILE|socket=PATH   HUP, and wait until fresh workers serve',
+    '       runfcgi stop pidfile=FILE|socket=PATH     TERM, and wait until the server is gone',
     '       runfcgi help',
     '',
     'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',

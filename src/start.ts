@@ -2,6 +2,7 @@
 
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
+import { startControl, type Control } from './control.js';
 import { workerEnvironment } from './environment.js';
 import { RunfcgiError } from './errors.js';
 import { checkLogFile, createLogger, logDestination } from './log.js';
@@ -68,8 +69,11 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       },
       reopenLogs: () => logs.reopen(),
     };
+    let control: Control | undefined;
     try {
       const master = new Master(options, listener, runtime, log, signals, setup);
+      // Before any worker thread runs: it binds under a process-wide umask for a moment.
+      control = startControl([options.pidfile, options.socket].filter((f) => f !== undefined), () => master.poolStatus(), log);
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
         log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');
@@ -79,6 +83,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
         hooks.onReady?.();
       });
     } finally {
+      control?.close();
       listener.close();
       listener.cleanup();
       pidfile?.remove();

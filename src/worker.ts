@@ -130,8 +130,17 @@ async function leave(serving: Serving, graceMs: number): Promise<void> {
   process.exit(0);
 }
 
+/** A process's RSS; a thread shares that, so its own isolate's heap and Buffers (as maxmemory= counts). */
+function workerMemory(): number {
+  if (isMainThread) return process.memoryUsage.rss();
+  const heap = getHeapStatistics();
+  return heap.used_heap_size + heap.external_memory;
+}
+
 function heartbeat(serving: Serving): void {
   let last = performance.now();
+  let beats = 0;
+  let memory = workerMemory();
   setInterval(() => {
     const now = performance.now();
     const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
@@ -144,6 +153,7 @@ function heartbeat(serving: Serving): void {
       slow: serving.slowRequests,
       timedOut: serving.timedOutRequests,
       oldest: serving.oldest(),
+      memory: beats++ % 10 === 0 ? (memory = workerMemory()) : memory,
     }));
   }, HEARTBEAT_MS);
 }
