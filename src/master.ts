@@ -81,7 +81,8 @@ export class Master {
     this.onReady = ready;
     if (this.options.touchreload !== undefined) this.watchTouchReload(this.options.touchreload);
     this.managePool();
-    while (this.slots.size > 0 || this.stopping === null) {
+    // A pool asleep (pm=ondemand) still waits out a handover: the socket stays answered until a successor has it.
+    while (this.slots.size > 0 || this.stopping === null || this.handoverUntil > 0) {
       const signal = await this.signals.next(TICK_MS);
       if (signal !== null) this.dispatch(signal);
       if (this.bootFailure !== null) break;

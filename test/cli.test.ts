@@ -15,6 +15,8 @@ describe('command line', () => {
       expect(r.stdout).toMatch(/^  method=prefork\|threaded /m);
       expect(r.stdout).toMatch(/^  socket=PATH /m);
       expect(r.stdout).toMatch(/^  daemonize=true\|false /m);
+      expect(r.stdout).toMatch(/^  pm=dynamic\|ondemand /m);
+      for (const command of ['status [--json] [--watch]', 'reload', 'stop']) expect(r.stdout).toContain(`runfcgi ${command} pidfile=FILE|socket=PATH`);
       expect(r.stdout).toContain('runfcgi app=./app.js method=prefork socket=/home/user/mysite.sock pidfile=django.pid');
     }
   });
