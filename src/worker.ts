@@ -124,7 +124,13 @@ async function leave(serving: Serving, graceMs: number): Promise<void> {
   // The listening socket is out of this worker's event loop now. A process
   // lets go of its copy at once, so a new master can bind the port; threads
   // share fd 0 with the master, which closes it once every thread said so.
-  if (isMainThread) fs.closeSync(0);
+  if (isMainThread) {
+    fs.closeSync(0);
+    // fd 0 taken again at once: libuv asserts that what it opens and closes
+    // itself is above fd 2 (reading the RSS opens /proc/self/stat), and a
+    // free fd 0 would be the next one it gets: the worker would abort.
+    fs.openSync('/dev/null', 'r');
+  }
   channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
   process.exit(0);
