@@ -100,8 +100,13 @@ export class OnDemand {
     const fd = h?.fd;
     // Closing a handle on fd 0 leaves the descriptor open (libuv); elsewhere, the copy goes.
     h?.close?.();
-    if (fd === 0) this.fd = 0;
-    else this.log.error({ fd }, 'no copy of the socket on fd 0: the pool cannot stop when idle');
+    if (fd === 0) {
+      this.fd = 0;
+      return;
+    }
+    this.log.error({ fd }, 'no copy of the socket on fd 0: the pool cannot stop when idle');
+    // fd 0 must not stay free: libuv aborts when what it opens itself lands on fds 0-2 (see worker.ts leave()).
+    if (!isOpen(0)) fs.openSync('/dev/null', 'r');
   }
 
   private startWatching(): void {
@@ -133,5 +138,14 @@ export class OnDemand {
   close(): void {
     this.stopWatching();
     for (const socket of this.held.splice(0)) socket.destroy();
+  }
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
   }
 }
