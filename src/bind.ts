@@ -179,7 +179,7 @@ async function waitUntilFree(socketPath: string, log: Logger): Promise<void> {
   while (await answers(socketPath)) {
     const stopping = handingOver(socketPath);
     if (stopping !== undefined) {
-      log.info({ socket: socketPath, pid: stopping }, 'taking the socket over from a stopping runfcgi');
+      log.info({ socket: socketPath, stoppingPid: stopping }, 'taking the socket over from a stopping runfcgi');
       return;
     }
     if (Date.now() > deadline) {
@@ -303,11 +303,15 @@ function handoverUids(user: string | undefined): number[] {
 }
 
 export async function bindListener(
-  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method; user?: string | undefined } & SocketAccess,
+  options: { host?: string | undefined; port?: number | undefined; socket?: string | undefined; method: Method; pm?: string; user?: string | undefined } & SocketAccess,
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
-  if (options.socket !== undefined) return bindUnix(options.socket, options.method, log, options);
-  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, options.method, log, handoverUids(options.user));
+  // Workers on demand: the master watches the socket while no worker runs, and
+  // that watch must end without closing it, which libuv does only for fds 0-2
+  // (see ondemand.ts). So the socket sits on fd 0, as threads need it.
+  const placement: Method = options.pm === 'ondemand' ? 'threaded' : options.method;
+  if (options.socket !== undefined) return bindUnix(options.socket, placement, log, options);
+  if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, placement, log, handoverUids(options.user));
   return inheritedListener(options.method, env);
 }

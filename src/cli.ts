@@ -2,7 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './errors.js';
-import { OPTIONS, helpText, resolveOptions, suggestion, type OptionInput } from './options.js';
+import { OPTIONS, helpText, resolveOptions, suggestion, type CommandLineInput } from './options.js';
 import { runResolved } from './run.js';
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
@@ -27,15 +27,13 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
     .allowExcessArguments(true);
-  for (const option of OPTIONS) {
-    if (option.repeatable) cmd.option(`--${option.name} <value>`, '', (value: string, previous: string[] = []) => [...previous, value]);
-    else cmd.option(`--${option.name} <value>`);
-  }
+  // Every value is kept, not only the last: resolveOptions checks each one.
+  for (const option of OPTIONS) cmd.option(`--${option.name} <value>`, '', (value: string, previous: string[] = []) => [...previous, value]);
   return cmd;
 }
 
 /** Parses the words of the command line into option input; throws UsageError. */
-export function parseArgs(argv: readonly string[]): OptionInput | 'help' {
+export function parseArgs(argv: readonly string[]): CommandLineInput | 'help' {
   if (argv.some((w) => HELP_WORDS.has(w.toLowerCase()))) return 'help';
   const cmd = program();
   try {
@@ -51,7 +49,9 @@ export function parseArgs(argv: readonly string[]): OptionInput | 'help' {
   if (cmd.args.length > 0) {
     throw new UsageError(`unexpected word '${cmd.args[0]}': options are key=value words, such as app=./app.js`);
   }
-  return cmd.opts<OptionInput>();
+  // A key given once reads as its value; given more often, as the list of them.
+  const given = cmd.opts<Record<string, string[]>>();
+  return Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]));
 }
 
 /**
@@ -78,9 +78,16 @@ async function check(argv: readonly string[]): Promise<number> {
   }
 }
 
+const CONTROL_COMMANDS = new Set(['status', 'reload', 'stop']);
+
 export async function main(argv: readonly string[]): Promise<number> {
-  if (argv[0]?.toLowerCase() === 'check') return check(argv.slice(1));
+  const first = argv[0]?.toLowerCase() ?? '';
+  if (first === 'check') return check(argv.slice(1));
   try {
+    if (CONTROL_COMMANDS.has(first)) {
+      const { runControl } = await import('./status-cli.js');
+      return await runControl(first as 'status' | 'reload' | 'stop', argv.slice(1));
+    }
     const input = parseArgs(argv);
     if (input === 'help') {
       process.stdout.write(helpText());

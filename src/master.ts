@@ -9,11 +9,13 @@ import { isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
 import type { Options } from './options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
 import { PoolStats } from './pool-stats.js';
+import type { PoolStatus } from './status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from './procfs.js';
 import { HANDOVER_MS, handoverDeadline } from './handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
+import { OnDemand } from './ondemand.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -52,6 +54,8 @@ export class Master {
   private listenerClosed = false;
   private readonly setup: MasterSetup;
   private readonly stats = new PoolStats();
+  /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
+  private readonly ondemand: OnDemand | null;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -61,6 +65,7 @@ export class Master {
     this.log = log;
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
+    this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake()) : null;
   }
 
   /**
@@ -71,11 +76,13 @@ export class Master {
     this.onReady = ready;
     if (this.options.touchreload !== undefined) this.watchTouchReload(this.options.touchreload);
     this.managePool();
-    while (this.slots.size > 0 || this.stopping === null) {
+    // A pool asleep (pm=ondemand) still waits out a handover: the socket stays answered until a successor has it.
+    while (this.slots.size > 0 || this.stopping === null || this.handoverSince > 0) {
       const signal = await this.signals.next(TICK_MS);
       if (signal !== null) this.dispatch(signal);
       if (this.bootFailure !== null) break;
       this.checkHeartbeats();
+      if (this.stopping === null) for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
       if (this.stopping === null || this.handoverSince > 0) this.managePool();
       if (this.handoverSince > 0) this.checkHandover();
       if (this.stopping !== null && this.handoverSince === 0) this.releaseListener();
@@ -91,6 +98,11 @@ export class Master {
   /** Workers live now, for tests and the status page. */
   get workerCount(): number {
     return [...this.slots.values()].filter((s) => s.state !== 'dead').length;
+  }
+
+  /** The pool as the status page shows it, every worker listed: for `runfcgi status` (control.ts). */
+  poolStatus(): PoolStatus & { pm: string; asleep: boolean } {
+    return { ...this.stats.status(this.slots.values(), this.listener, this.options.method, true), pm: this.options.pm, asleep: this.ondemand?.sleeping ?? false };
   }
 
   // --- signals ---
@@ -153,12 +165,17 @@ export class Master {
     if (this.listenerClosed) return;
     if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
     this.listenerClosed = true;
+    this.ondemand?.close();
     this.listener.close();
     this.listener.cleanup();
   }
 
   private reload(): void {
     if (this.stopping !== null) return;
+    if (this.ondemand?.sleeping) {
+      this.log.info('reloading: no worker runs; the next one loads the app anew');
+      return;
+    }
     const current = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead');
     this.log.info({ workers: current.length }, 'reloading: starting fresh workers, the old ones finish what they have');
     for (const slot of current) slot.stale = true;
@@ -203,12 +220,13 @@ export class Master {
     }
     const slot = newSlot(id, worker);
     this.slots.set(id, slot);
-    worker.on('message', (m: unknown) => {
-      if (isOurs(m)) this.onMessage(slot, m as ToMaster);
+    worker.on('message', (m: unknown, handle?: unknown) => {
+      if (isOurs(m) && (m as ToMaster).type === 'socket') this.ondemand?.takeSocket(handle);
+      else if (isOurs(m)) this.onMessage(slot, m as ToMaster);
     });
     worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) => this.onExit(slot, code, signal));
-    this.log.info({ worker: id, pid: worker.pid, threadId: worker.threadId }, 'worker starting');
+    this.log.info({ worker: id, workerPid: worker.pid, threadId: worker.threadId }, 'worker starting');
   }
 
   private onMessage(slot: Slot, message: ToMaster): void {
@@ -227,6 +245,7 @@ export class Master {
           }
           this.onReady?.();
         }
+        this.ondemand?.handOver(slot);
         this.retireStale();
         return;
       case 'heartbeat':
@@ -239,6 +258,7 @@ export class Master {
         slot.timedOut = message.timedOut;
         slot.aborted = message.aborted;
         slot.oldest = message.oldest;
+        slot.memory = message.memory;
         return;
       case 'retiring':
         slot.retiring = true;
@@ -293,7 +313,7 @@ export class Master {
     if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
     else {
       this.stats.restarts++;
-      this.log.warn({ worker: slot.id, pid: slot.worker.pid, code, signal }, 'worker died');
+      this.log.warn({ worker: slot.id, workerPid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
         this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
       }
@@ -344,7 +364,7 @@ export class Master {
       } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
         // timeout=: its event loop has not answered for that long; its requests cannot finish.
         this.log.error(
-          { worker: slot.id, pid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
+          { worker: slot.id, workerPid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
           'worker stuck (event loop blocked): replacing it',
         );
         slot.state = 'stopping';
@@ -362,7 +382,7 @@ export class Master {
     const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !isBusy(s, now));
     const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
     this.stats.noteCapped(live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0);
-    if (spawn > 0 && now >= this.holdSpawnsUntil) {
+    if (spawn > 0 && now >= this.holdSpawnsUntil && !this.ondemand?.sleeping) {
       for (let i = 0; i < spawn; i++) this.spawn();
     }
     // Retire the least loaded spare workers, newest first (the oldest have warm caches).

@@ -31,11 +31,15 @@ export type ToMaster =
       aborted: number;
       /** The oldest request in progress, when requests are timed. */
       oldest?: { method: string; uri: string; ms: number } | undefined;
+      /** Bytes the worker holds (see workerMemory), measured about once a second. */
+      memory: number;
     }
   /** The status page was asked for: the master answers with 'status'. */
   | { [MARK]: 1; type: 'status-request'; id: number; full: boolean }
   /** maxrequests, maxmemory or an error outside a request: the worker takes no new connections and leaves once idle. */
   | { [MARK]: 1; type: 'retiring' }
+  /** The answer to 'give-socket': the worker's copy of the listening socket comes with it. */
+  | { [MARK]: 1; type: 'socket' }
   /** The worker stopped accepting: its event loop no longer watches the listening socket. */
   | { [MARK]: 1; type: 'released' }
   /** The worker cannot serve: exitCode per the exit-code contract, and why. */
@@ -46,7 +50,14 @@ export type ToWorker =
   | { [MARK]: 1; type: 'stop'; graceMs: number }
   | { [MARK]: 1; type: 'status'; id: number; status: PoolStatus }
   /** SIGUSR1: reopen the log files (logrotate renamed them). */
-  | { [MARK]: 1; type: 'reopen' };
+  | { [MARK]: 1; type: 'reopen' }
+  /**
+   * pm=ondemand: the connection that woke the pool, accepted by the master.
+   * A process gets the socket with the message; a thread, its descriptor.
+   */
+  | { [MARK]: 1; type: 'connection'; fd?: number }
+  /** pm=ondemand on a systemd socket (fd 3): send a copy of fd 0 back (see ondemand.ts). */
+  | { [MARK]: 1; type: 'give-socket' };
 
 export const HEARTBEAT_MS = 100;
 

@@ -8,6 +8,8 @@ import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Protocol = 'fcgi' | 'scgi';
+/** PHP-FPM's pm: dynamic keeps spare workers; ondemand lets the pool go down to none when idle. */
+export type ProcessManager = 'dynamic' | 'ondemand';
 
 /** Options after parsing and defaults: what the server runs with. */
 export interface Options {
@@ -20,6 +22,8 @@ export interface Options {
   maxchildren: number;
   minspare: number;
   maxspare: number;
+  pm: ProcessManager;
+  processidletimeout: number;
   maxrequests: number;
   maxmemory: number;
   graceperiod: number;
@@ -56,6 +60,8 @@ export interface Options {
 }
 
 export type OptionName = Exclude<keyof Options, 'cwd'>;
+/** The command line's words by key: a key given more than once has all its values. */
+export type CommandLineInput = Record<string, string | string[]>;
 /** What a user may give: the words of the command line, or typed values from JavaScript. */
 export type OptionInput = Partial<Record<Exclude<OptionName, 'env'>, string | number | boolean | undefined>> & {
   /** 'KEY=VALUE' or 'KEY' words (repeatable on the command line), or an object. */
@@ -64,6 +70,8 @@ export type OptionInput = Partial<Record<Exclude<OptionName, 'env'>, string | nu
 
 interface OptionSpec {
   name: OptionName;
+  /** What follows the = in help and the README: method=prefork|threaded, socket=PATH. */
+  value: string;
   /** Given more than once, the values add up (env=A=1 env=B=2). */
   repeatable?: true;
   /** How the default reads in help and the README. */
@@ -76,45 +84,47 @@ interface OptionSpec {
 const CORES = Math.max(1, os.availableParallelism());
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'app', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: appModule },
-  { name: 'protocol', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
-  { name: 'host', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
-  { name: 'port', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
-  { name: 'socket', defaultText: '-', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
-  { name: 'method', defaultText: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
-  { name: 'maxchildren', defaultText: '4 x CPU cores', help: 'hard limit of workers, busy and spare together', parse: integer(1, 1024) },
-  { name: 'minspare', defaultText: 'CPU cores', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
-  { name: 'maxspare', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
-  { name: 'maxrequests', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
-  { name: 'maxmemory', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
-  { name: 'graceperiod', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
-  { name: 'daemonize', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
-  { name: 'pidfile', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
-  { name: 'workdir', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
-  { name: 'umask', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
-  { name: 'outlog', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
-  { name: 'errlog', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
-  { name: 'debug', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
-  { name: 'touchreload', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
-  { name: 'timeout', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
-  { name: 'slowlog', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
-  { name: 'status', defaultText: '-', help: 'URL path of the status page, answered by runfcgi itself (?json, ?openmetrics, ?full)', parse: urlPath },
-  { name: 'ping', defaultText: '-', help: 'URL path that answers pingresponse, for health checks', parse: urlPath },
-  { name: 'pingresponse', defaultText: 'pong', help: 'the body of the ping answer', parse: (t) => t },
-  { name: 'loglevel', defaultText: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
-  { name: 'accesslog', defaultText: '-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
-  { name: 'socketmode', defaultText: 'from umask', help: 'octal mode of the UNIX socket, such as 0660', parse: octalMode },
-  { name: 'socketowner', defaultText: '-', help: 'owner of the UNIX socket (when started as root)', parse: account },
-  { name: 'socketgroup', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
-  { name: 'user', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
-  { name: 'group', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
-  { name: 'maxparamsbytes', defaultText: '1048576', help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
-  { name: 'maxparams', defaultText: '1000', help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
-  { name: 'maxconns', defaultText: '1024', help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
-  { name: 'maxreqs', defaultText: '1024', help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
-  { name: 'idletimeout', defaultText: '300', help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
-  { name: 'readtimeout', defaultText: '60', help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
-  { name: 'env', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
+  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: appModule },
+  { name: 'protocol', value: 'fcgi|scgi', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
+  { name: 'host', value: 'ADDRESS', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
+  { name: 'port', value: 'PORT', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
+  { name: 'socket', value: 'PATH', defaultText: '-', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
+  { name: 'method', value: 'prefork|threaded', defaultText: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
+  { name: 'maxchildren', value: 'N', defaultText: '4 x CPU cores', help: 'hard limit of workers, busy and spare together', parse: integer(1, 1024) },
+  { name: 'minspare', value: 'N', defaultText: 'CPU cores (1 with pm=ondemand)', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
+  { name: 'maxspare', value: 'N', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
+  { name: 'pm', value: 'dynamic|ondemand', defaultText: 'dynamic', help: "dynamic: keep minspare workers ready; ondemand (PHP-FPM's pm = ondemand): stop every worker after processidletimeout seconds without requests, and start one when a connection comes", parse: oneOf<ProcessManager>({ dynamic: 'dynamic', ondemand: 'ondemand' }) },
+  { name: 'processidletimeout', value: 'SECONDS', defaultText: '10', help: "with pm=ondemand: seconds without a request after which the workers stop (PHP-FPM's pm.process_idle_timeout, Passenger's pool_idle_time)", parse: integer(1, 86400) },
+  { name: 'maxrequests', value: 'N', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
+  { name: 'maxmemory', value: 'MB', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
+  { name: 'graceperiod', value: 'SECONDS', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
+  { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
+  { name: 'pidfile', value: 'FILE', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
+  { name: 'workdir', value: 'DIR', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
+  { name: 'umask', value: 'MASK', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
+  { name: 'outlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
+  { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
+  { name: 'debug', value: 'true|false', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
+  { name: 'touchreload', value: 'FILE', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
+  { name: 'timeout', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
+  { name: 'slowlog', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
+  { name: 'status', value: 'URLPATH', defaultText: '-', help: 'URL path of the status page, answered by runfcgi itself (?json, ?openmetrics, ?full)', parse: urlPath },
+  { name: 'ping', value: 'URLPATH', defaultText: '-', help: 'URL path that answers pingresponse, for health checks', parse: urlPath },
+  { name: 'pingresponse', value: 'TEXT', defaultText: 'pong', help: 'the body of the ping answer', parse: (t) => t },
+  { name: 'loglevel', value: 'LEVEL', defaultText: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
+  { name: 'accesslog', value: 'FILE|-', defaultText: '-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
+  { name: 'socketmode', value: 'MODE', defaultText: 'from umask', help: 'octal mode of the UNIX socket, such as 0660', parse: octalMode },
+  { name: 'socketowner', value: 'USER', defaultText: '-', help: 'owner of the UNIX socket (when started as root)', parse: account },
+  { name: 'socketgroup', value: 'GROUP', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
+  { name: 'user', value: 'USER', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
+  { name: 'group', value: 'GROUP', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
+  { name: 'maxparamsbytes', value: 'BYTES', defaultText: '1048576', help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
+  { name: 'maxparams', value: 'N', defaultText: '1000', help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
+  { name: 'maxconns', value: 'N', defaultText: '1024', help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
+  { name: 'maxreqs', value: 'N', defaultText: '1024', help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
+  { name: 'idletimeout', value: 'SECONDS', defaultText: '300', help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'readtimeout', value: 'SECONDS', defaultText: '60', help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'env', value: 'NAME=VALUE', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
 ];
 
 export const OPTION_NAMES: readonly string[] = OPTIONS.map((o) => o.name);
@@ -132,16 +142,16 @@ function invalid(name: string, text: string, why: string): UsageError {
  * Parses and checks options given as words or values, fills in defaults.
  * Relative paths are resolved against `cwd` (where runfcgi was started).
  */
-export function resolveOptions(input: OptionInput, cwd = process.cwd()): Options {
+export function resolveOptions(input: OptionInput | CommandLineInput, cwd = process.cwd()): Options {
   const given: Partial<Record<OptionName, unknown>> = {};
   for (const [rawName, raw] of Object.entries(input)) {
     if (raw === undefined) continue;
     const name = rawName.toLowerCase();
     const option = spec(name);
     if (option === undefined) throw new UsageError(`unknown option '${rawName}'${suggestion(name)}`);
-    const texts = repeatedTexts(raw);
-    if (texts.length > 1 && !option.repeatable) throw new UsageError(`${option.name} is given ${texts.length} times: give it once`);
-    for (const text of texts) {
+    // Given twice, the last value wins (as in a config file), but every value
+    // is checked: daemonize=maybe daemonize=false is a mistake, not a choice.
+    for (const text of repeatedTexts(raw)) {
       let value: unknown;
       try {
         value = option.parse(text, cwd);
@@ -182,7 +192,12 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (g.maxspare !== undefined && g.maxspare > maxchildren) {
     throw new UsageError(`maxspare=${g.maxspare} is more than maxchildren=${maxchildren}: spare workers are counted within maxchildren`);
   }
-  const minspare = g.minspare ?? Math.min(CORES, maxchildren, g.maxspare ?? Infinity);
+  const pm = g.pm ?? 'dynamic';
+  if (g.processidletimeout !== undefined && pm !== 'ondemand') {
+    throw new UsageError(`processidletimeout=${g.processidletimeout} applies to pm=ondemand: give pm=ondemand as well`);
+  }
+  // On demand, a woken pool starts with one worker, and grows as usual from there.
+  const minspare = g.minspare ?? Math.min(pm === 'ondemand' ? 1 : CORES, maxchildren, g.maxspare ?? Infinity);
   const maxspare = g.maxspare ?? Math.max(minspare, Math.min(CORES, maxchildren));
   if (maxspare < minspare) {
     throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
@@ -209,6 +224,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     maxchildren,
     minspare,
     maxspare,
+    pm,
+    processidletimeout: g.processidletimeout ?? 10,
     maxrequests: g.maxrequests ?? 0,
     maxmemory: g.maxmemory ?? 0,
     graceperiod: g.graceperiod ?? 30,
@@ -276,7 +293,7 @@ function editDistance(a: string, b: string): number {
 /** The options table as Markdown: the README's copy is checked against this. */
 export function optionsMarkdown(): string {
   const lines = ['| option | default | meaning |', '|---|---|---|'];
-  for (const o of OPTIONS) lines.push(`| \`${o.name}\` | ${o.defaultText} | ${o.help} |`);
+  for (const o of OPTIONS) lines.push(`| \`${typed(o).replaceAll('|', '\\|')}\` | ${o.defaultText} | ${o.help} |`);
   return lines.join('\n');
 }
 
@@ -287,11 +304,19 @@ export const EXAMPLES = [
   ['runfcgi app=./app.js method=threaded', 'spawned by the web server (listening socket on fd 0)'],
 ] as const;
 
+/** An option as users type it: method=prefork|threaded. */
+function typed(o: OptionSpec): string {
+  return `${o.name}=${o.value}`;
+}
+
 export function helpText(): string {
-  const width = Math.max(...OPTIONS.map((o) => o.name.length)) + 2;
+  const width = Math.max(...OPTIONS.map((o) => typed(o).length)) + 2;
   const out = [
     'Usage: runfcgi [app=MODULE] [KEY=VALUE ...]',
     '       runfcgi check [app=MODULE] [KEY=VALUE ...]   validate and load the app without serving (exit 0/1)',
+    '       runfcgi status [--json] [--watch] pidfile=FILE|socket=PATH   the pool of a running server',
+    '       runfcgi reload pidfile=FILE|socket=PATH   HUP, and wait until fresh workers serve',
+    '       runfcgi stop pidfile=FILE|socket=PATH     TERM, and wait until the server is gone',
     '       runfcgi help',
     '',
     'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',
@@ -302,7 +327,7 @@ export function helpText(): string {
     'Options:',
   ];
   for (const o of OPTIONS) {
-    out.push(`  ${o.name.padEnd(width)}${o.help}`);
+    out.push(`  ${typed(o).padEnd(width)}${o.help}`);
     out.push(`  ${''.padEnd(width)}default: ${o.defaultText}`);
   }
   out.push('', 'Examples:');

@@ -82,7 +82,7 @@ export class Pidfile {
     if (pid !== process.pid && isAlive(pid) && title.includes('runfcgi') && title !== STOPPING_TITLE) {
       throw new RunfcgiError(`runfcgi is already running as pid ${pid} (pidfile=${this.file}); stop it first: kill ${pid}`);
     }
-    this.log.warn({ pidfile: this.file, pid }, 'stale pidfile (that process is gone or is not runfcgi): replacing it');
+    this.log.warn({ pidfile: this.file, stalePid: pid }, 'stale pidfile (that process is gone or is not runfcgi): replacing it');
   }
 
   /** Writes our pid atomically (temp file + rename) and lets go of the start lock. */

@@ -65,6 +65,7 @@ export class PoolStats {
         requests: s.served,
         activeRequests: s.active,
         eventLoopLagMs: s.lagMs,
+        memoryBytes: s.memory,
       }));
     }
     return status;

@@ -2,6 +2,7 @@
 
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
+import { startControl, type Control } from './control.js';
 import { workerEnvironment } from './environment.js';
 import { RunfcgiError } from './errors.js';
 import { checkLogFile, createLogger, logDestination } from './log.js';
@@ -68,17 +69,21 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       },
       reopenLogs: () => logs.reopen(),
     };
-    const master = new Master(options, listener, runtime, log, signals, setup);
+    let control: Control | undefined;
     try {
+      const master = new Master(options, listener, runtime, log, signals, setup);
+      // Before any worker thread runs: it binds under a process-wide umask for a moment.
+      control = startControl([options.pidfile, options.socket].filter((f) => f !== undefined), () => master.poolStatus(), log);
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
-        log.info({ address: listener.address, method: options.method, pid: process.pid }, 'runfcgi is listening');
+        log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');
         // Said once serving, not at start: the first line a master writes loads the logger (log.ts),
         // and that should not delay the first worker.
         if (credentials === undefined && isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
         hooks.onReady?.();
       });
     } finally {
+      control?.close();
       listener.close();
       listener.cleanup();
       pidfile?.remove();

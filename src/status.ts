@@ -13,6 +13,8 @@ export interface WorkerStatus {
   requests: number;
   activeRequests: number;
   eventLoopLagMs: number;
+  /** A process's RSS, or a thread's JavaScript heap and Buffers. */
+  memoryBytes: number;
 }
 
 export interface PoolStatus {
@@ -52,7 +54,7 @@ export function renderText(s: PoolStatus): string {
     out += '\n************************\n';
     const wrows: [string, string | number][] = [
       ['worker', w.id], ['pid', w.pid], ['thread', w.threadId ?? '-'], ['state', w.state], ['start time', date(w.startTime)],
-      ['requests', w.requests], ['active requests', w.activeRequests], ['event loop lag ms', w.eventLoopLagMs],
+      ['requests', w.requests], ['active requests', w.activeRequests], ['event loop lag ms', w.eventLoopLagMs], ['memory bytes', w.memoryBytes],
     ];
     out += wrows.map(([k, v]) => `${`${k}:`.padEnd(22)}${v}\n`).join('');
   }

@@ -18,7 +18,8 @@ import { withManagement, type PoolStatus } from './status.js';
 
 interface Channel {
   send(message: ToMaster): void;
-  onMessage(listener: (message: unknown) => void): void;
+  /** `handle`: a socket sent along with the message (processes only). */
+  onMessage(listener: (message: unknown, handle?: unknown) => void): void;
 }
 
 const channel: Channel = isMainThread
@@ -90,6 +91,30 @@ function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
   timer.unref();
 }
 
+/**
+ * pm=ondemand: the connection that woke the pool was accepted by the master;
+ * it is served here as if this worker had accepted it.
+ */
+function adopt(server: net.Server, fd: number | undefined, handle: unknown): void {
+  const socket = handle instanceof net.Socket ? handle : fd !== undefined ? new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true }) : undefined;
+  if (socket === undefined) return;
+  // As the server's own connections are (net.createServer({ allowHalfOpen: true })).
+  socket.allowHalfOpen = true;
+  server.emit('connection', socket);
+}
+
+/**
+ * pm=ondemand on a systemd socket: the master needs a copy of the socket on
+ * its fd 0 (see ondemand.ts), and Node has no dup(). A descriptor sent over
+ * IPC lands on the lowest free one of the receiver. Our server's own handle
+ * goes as a bare handle ('net.Native'), which Node neither closes here nor
+ * listens on there.
+ */
+function giveSocket(server: net.Server): void {
+  const handle = (server as unknown as { _handle?: object })._handle;
+  if (handle !== undefined && process.send) process.send(tag<ToMaster>({ type: 'socket' }), handle as net.Server);
+}
+
 let leaving = false;
 
 /**
@@ -103,7 +128,13 @@ async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Lo
   // The listening socket is out of this worker's event loop now. A process
   // lets go of its copy at once, so a new master can bind the port; threads
   // share fd 0 with the master, which closes it once every thread said so.
-  if (isMainThread) fs.closeSync(0);
+  if (isMainThread) {
+    fs.closeSync(0);
+    // fd 0 taken again at once: libuv asserts that what it opens and closes
+    // itself is above fd 2 (reading the RSS opens /proc/self/stat), and a
+    // free fd 0 would be the next one it gets: the worker would abort.
+    fs.openSync('/dev/null', 'r');
+  }
   channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
   await appShutdown({ close: hooks.close, limitMs: graceMs, log, release: releaseLoop });
@@ -118,8 +149,17 @@ function releaseLoop(): void {
   process.channel?.unref();
 }
 
+/** A process's RSS; a thread shares that, so its own isolate's heap and Buffers (as maxmemory= counts). */
+function workerMemory(): number {
+  if (isMainThread) return process.memoryUsage.rss();
+  const heap = getHeapStatistics();
+  return heap.used_heap_size + heap.external_memory;
+}
+
 function heartbeat(serving: Serving): void {
   let last = performance.now();
+  let beats = 0;
+  let memory = workerMemory();
   heartbeatTimer = setInterval(() => {
     const now = performance.now();
     const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
@@ -133,6 +173,7 @@ function heartbeat(serving: Serving): void {
       timedOut: serving.timedOutRequests,
       aborted: serving.abortedRequests,
       oldest: serving.oldest(),
+      memory: beats++ % 10 === 0 ? (memory = workerMemory()) : memory,
     }));
   }, HEARTBEAT_MS);
 }
@@ -238,7 +279,7 @@ async function main(): Promise<void> {
   process.on('uncaughtException', thrown);
   process.on('unhandledRejection', thrown);
   if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire('warn', { mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
-  channel.onMessage((message) => {
+  channel.onMessage((message, handle) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;
     switch (m.type) {
@@ -252,6 +293,12 @@ async function main(): Promise<void> {
       case 'reopen':
         logs.reopen();
         accessLog.destination?.reopen();
+        return;
+      case 'connection':
+        adopt(server, m.fd, handle);
+        return;
+      case 'give-socket':
+        giveSocket(server);
         return;
     }
   });

@@ -9,8 +9,14 @@ describe('command line', () => {
       const r = runSync([word]);
       expect(r.code).toBe(0);
       for (const name of ['app', 'protocol', 'host', 'port', 'socket', 'method', 'maxchildren', 'minspare', 'maxspare', 'maxrequests', 'daemonize', 'pidfile', 'workdir', 'umask', 'outlog', 'errlog', 'debug', 'touchreload']) {
-        expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+        expect(r.stdout).toMatch(new RegExp(`^  ${name}=\\S+ `, 'm'));
       }
+      // As users type them, with the values or what kind of value.
+      expect(r.stdout).toMatch(/^  method=prefork\|threaded /m);
+      expect(r.stdout).toMatch(/^  socket=PATH /m);
+      expect(r.stdout).toMatch(/^  daemonize=true\|false /m);
+      expect(r.stdout).toMatch(/^  pm=dynamic\|ondemand /m);
+      for (const command of ['status [--json] [--watch]', 'reload', 'stop']) expect(r.stdout).toContain(`runfcgi ${command} pidfile=FILE|socket=PATH`);
       expect(r.stdout).toContain('runfcgi app=./app.js method=prefork socket=/home/user/mysite.sock pidfile=django.pid');
     }
   });
@@ -59,6 +65,13 @@ describe('command line', () => {
     [['maxmemory=512M'], /^runfcgi: maxmemory=512M: expected a whole number from 0 to 1000000/],
     [['socket=/tmp/x.sock', 'socketowner=no body'], /^runfcgi: socketowner=no body: expected a user or group name/],
     [['accesslog='], /^runfcgi: accesslog=: expected a file path/],
+    [['pm=static'], /^runfcgi: pm=static: expected dynamic, ondemand/],
+    [['pm=ondemand', 'processidletimeout=0'], /^runfcgi: processidletimeout=0: expected a whole number from 1 to 86400/],
+    [['pm=ondemand', 'processidletimeout=10s'], /^runfcgi: processidletimeout=10s: expected a whole number from 1 to 86400/],
+    [['processidletimeout=10'], /^runfcgi: processidletimeout=10 applies to pm=ondemand: give pm=ondemand as well/],
+    // A wrong value is an error even when a later repeat of the key would override it.
+    [['daemonize=maybe', 'daemonize=false'], /^runfcgi: daemonize=maybe: expected true or false/],
+    [['daemonize=false', '--method=sideways', 'method=prefork'], /^runfcgi: method=sideways: expected prefork/],
   ])('%j is refused with one clear line and exit 2', (args, message) => {
     const r = runSync(args);
     expect(r.code).toBe(2);
@@ -70,6 +83,11 @@ describe('command line', () => {
 
   it('takes key=value, --key=value and --key value, keys in any case', () => {
     expect(parseArgs(['Host=::1', '--PORT=3033', '--method', 'thread'])).toEqual({ host: '::1', port: '3033', method: 'thread' });
+  });
+
+  it('takes a key given twice as its last value, once both are valid', () => {
+    expect(parseArgs(['port=1', 'port=2'])).toEqual({ port: ['1', '2'] });
+    expect(resolveOptions(parseArgs(['host=127.0.0.1', 'port=1', 'port=2']) as Record<string, string>).port).toBe(2);
   });
 
   it('takes env= more than once, adding up', () => {
@@ -110,6 +128,12 @@ describe('options', () => {
   it('accepts typed values from JavaScript and checks them the same way', () => {
     expect(resolveOptions({ host: '127.0.0.1', port: 3033, debug: true, daemonize: false })).toMatchObject({ port: 3033, debug: true });
     expect(() => resolveOptions({ method: 'forked' })).toThrow(/method=forked: expected/);
+  });
+
+  it('pm=ondemand starts one worker when woken unless minspare says more, and stops them after 10 s by default', () => {
+    expect(resolveOptions({ pm: 'ondemand' })).toMatchObject({ pm: 'ondemand', minspare: 1, processidletimeout: 10 });
+    expect(resolveOptions({ pm: 'ondemand', minspare: 2, processidletimeout: 300 })).toMatchObject({ minspare: 2, processidletimeout: 300 });
+    expect(resolveOptions({}).pm).toBe('dynamic');
   });
 
   it('keeps spare bounds within maxchildren when only maxchildren is given', () => {

@@ -6,7 +6,7 @@ const status: PoolStatus = {
   pool: 'unix:/run/app.sock', method: 'prefork', startTime: 1_700_000_000, startSince: 42, acceptedRequests: 1234,
   listenQueue: null, idleWorkers: 1, activeWorkers: 1, totalWorkers: 2, maxActiveWorkers: 2, maxChildrenReached: 0,
   restarts: 3, slowRequests: 4, timedOutRequests: 1, abortedRequests: 5,
-  workers: [{ id: 1, pid: 10, threadId: null, state: 'ready', startTime: 1_700_000_000, requests: 600, activeRequests: 0, eventLoopLagMs: 1 }],
+  workers: [{ id: 1, pid: 10, threadId: null, state: 'ready', startTime: 1_700_000_000, requests: 600, activeRequests: 0, eventLoopLagMs: 1, memoryBytes: 60_000_000 }],
 };
 
 describe('status page', () => {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FASTCGI, PROXY, ROOT, WORK, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
 import { restartTable, restartUnderLoad } from './restart.mjs';
+import { onDemand } from './ondemand.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -311,6 +312,7 @@ if (!quick && !only) {
     '', '| target | measured | met |', '|---|---:|---|',
     `| start to first answer < 300 ms (foreground / daemon) | ${fg.toFixed(0)} / ${bg.toFixed(0)} ms | ${fg < 300 && bg < 300 ? 'yes' : fg < 300 ? 'foreground only' : 'no'} |`,
   ].join('\n'));
+  sections.push(await onDemand());
   // The same on a UNIX socket and on TCP (the next master takes the socket over on both).
   sections.push(restartTable([await restartUnderLoad(PORT, HELLO), await restartUnderLoad(PORT, HELLO, PORT + 1)]));
 }

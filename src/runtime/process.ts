@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { INIT_ENV, type ToWorker, type WorkerInit } from '../messages.js';
+import type { Socket } from 'node:net';
+import { INIT_ENV, tag, type ToWorker, type WorkerInit } from '../messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 class ProcessWorker extends EventEmitter implements RuntimeWorker {
@@ -13,7 +14,8 @@ class ProcessWorker extends EventEmitter implements RuntimeWorker {
   constructor(child: ChildProcess) {
     super();
     this.child = child;
-    child.on('message', (m) => this.emit('message', m));
+    // A handle sent along (pm=ondemand's copy of a systemd socket) comes second.
+    child.on('message', (m, handle) => this.emit('message', m, handle));
     child.on('exit', (code, signal) => this.emit('exit', code, signal));
     // EPIPE when the worker died between our check and the send: 'exit' tells the story.
     child.on('error', () => {});
@@ -29,6 +31,12 @@ class ProcessWorker extends EventEmitter implements RuntimeWorker {
 
   kill(): void {
     this.child.kill('SIGKILL');
+  }
+
+  /** Node's IPC passes the descriptor (SCM_RIGHTS) and closes ours once sent, as cluster does. */
+  adopt(socket: Socket): void {
+    if (this.child.connected) this.child.send(tag<ToWorker>({ type: 'connection' }), socket);
+    else socket.destroy();
   }
 }
 

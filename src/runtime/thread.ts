@@ -2,8 +2,12 @@
 
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { ToWorker, WorkerInit } from '../messages.js';
+import type { Socket } from 'node:net';
+import { tag, type ToWorker, type WorkerInit } from '../messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
+
+/** Sockets whose descriptor a thread owns now (see adopt). */
+const handedToThreads = new Set<Socket>();
 
 class ThreadWorker extends EventEmitter implements RuntimeWorker {
   readonly pid = process.pid;
@@ -30,6 +34,23 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
 
   kill(): void {
     void this.worker.terminate();
+  }
+
+  /**
+   * Threads cannot receive a handle, but they share our descriptors: the
+   * thread opens a socket of its own on the same fd. Our handle must then
+   * never close it (the thread's does, and the number is reused after), and
+   * libuv offers no way to let go of an fd without closing it: the handle is
+   * kept, unused, for the life of the process (one per wake-up of the pool).
+   */
+  adopt(socket: Socket): void {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (this.exited || fd === undefined || fd < 0) {
+      socket.destroy();
+      return;
+    }
+    handedToThreads.add(socket);
+    this.worker.postMessage(tag<ToWorker>({ type: 'connection', fd }));
   }
 }
 

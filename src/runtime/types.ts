@@ -1,6 +1,7 @@
 // One interface, two runtimes: worker processes (prefork) and worker threads (threaded).
 
 import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import type { ToWorker, WorkerInit } from '../messages.js';
 
 /**
@@ -14,6 +15,8 @@ export interface RuntimeWorker extends EventEmitter {
   send(message: ToWorker): void;
   /** Ends the worker at once (SIGKILL, or terminate() for a thread). */
   kill(): void;
+  /** Gives the worker a connection the master accepted (pm=ondemand); the master's copy is gone after. */
+  adopt(socket: Socket): void;
 }
 
 /** What every worker of a pool starts with. */

@@ -153,7 +153,7 @@ describe.runIf(need('nginx'))('operations', () => {
 
   it.runIf(asRoot && !!which('cgi-fcgi'))('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
     const s = await boot('user=www-data', 'socketowner=www-data', 'socketmode=0600', 'minspare=2', 'maxspare=2');
-    const workers = jsonLines(s.output()).filter((l) => l.msg === 'worker starting').map((l) => l.pid as number);
+    const workers = jsonLines(s.output()).filter((l) => l.msg === 'worker starting').map((l) => l.workerPid as number);
     for (const pid of workers) expect(fs.statSync(`/proc/${pid}`).uid).toBe(33);
     expect(fs.statSync(`/proc/${s.child.pid}`).uid).toBe(0);
     const asWwwData = spawnSync(which('cgi-fcgi')!, ['-bind', '-connect', sock], { uid: 33, gid: 33, env: { REQUEST_METHOD: 'GET', REQUEST_URI: '/hello' }, encoding: 'utf8' });

@@ -157,7 +157,11 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
     // What the killed worker had in hand is lost (nginx answers 502): at most the 8 in flight.
     expect(during.failed).toBeLessThanOrEqual(8);
     expect(during.ok).toBeGreaterThan(50);
-    expect(lines(s, 'worker died')).toMatchObject([{ pid: victim, signal: 'SIGKILL' }]);
+    expect(lines(s, 'worker died')).toMatchObject([{ workerPid: victim, signal: 'SIGKILL', pid: s.child.pid }]);
+    // One "pid" key per line (the master's): JSON tools keep only one of two.
+    const raw = s.output().split('\n').filter((l) => l.includes('"worker died"') || l.includes('"worker starting"'));
+    expect(raw.length).toBeGreaterThan(1);
+    for (const line of raw) expect(line.match(/"pid":/g)).toHaveLength(1);
     expect(await load(nginx.url('/hello'), 300, 8)).toEqual({ ok: 300, failed: 0, errors: [] });
   });
 
@@ -194,7 +198,7 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
   it('SIGKILL of the master leaves no process behind', async () => {
     const s = await boot();
     await waitFor(() => lines(s, 'worker ready').length >= 2, 10_000, 'workers');
-    const pids = lines(s, 'worker starting').map((l) => l.pid as number);
+    const pids = lines(s, 'worker starting').map((l) => l.workerPid as number);
     s.child.kill('SIGKILL');
     await waitFor(() => pids.every((p) => !isAlive(p) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), 2000, 'workers gone within 2 s');
   });
