@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { FIXTURES, need, runSync, tempDir } from '../helpers/run.js';
+import { waitFor } from '../helpers/load.js';
+import { FIXTURES, need, runSync, start, tempDir } from '../helpers/run.js';
 
 const SLOW = path.join(FIXTURES, 'slow-start.mjs');
 const dirs: string[] = [];
@@ -65,5 +66,23 @@ describe('starttimeout=', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^runfcgi: ${arg}: expected a whole number from 1 to 3600`));
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('the clean environment at start', () => {
+  it("logs the names, never the values, of the variables the workers do not get, and how to pass them", async () => {
+    const server = start(['app=' + SLOW, `socket=${socket()}`, 'env=START_MS=0', 'env=ORIGIN'], {
+      env: { ...process.env, ORIGIN: 'http://127.0.0.1:8080', DATABASE_URL: 'postgres://user:hunter2@db/x' },
+    });
+    try {
+      await waitFor(() => server.output().includes('runfcgi is listening'), 30_000, 'runfcgi to listen');
+      const line = server.output().split('\n').find((l) => l.includes("environment is clean")) ?? '';
+      expect(line).toContain('DATABASE_URL');
+      expect(line).toContain('env=NAME passes one, env=NAME=value sets one');
+      expect(line).not.toContain('ORIGIN');
+      expect(server.output()).not.toContain('hunter2');
+    } finally {
+      await server.stop();
+    }
   });
 });
