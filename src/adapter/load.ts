@@ -65,6 +65,10 @@ async function importApp(href: string, spec: string): Promise<Record<string, unk
   }
 }
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
 /** Anything handlerFor takes. */
 function isApp(value: unknown): boolean {
   if (value instanceof Server || isFetchApp(value) || typeof value === 'function') return true;
@@ -79,7 +83,11 @@ async function findExport(mod: Record<string, unknown>, file: string | undefined
   if (typeof exported === 'object' && exported !== null && inner !== undefined && !isFetchApp(exported)) {
     exported = inner;
   }
-  if (isApp(exported)) return { exported, what: 'default' in mod ? 'the default export' : 'module.exports' };
+  const what = 'default' in mod ? 'the default export' : 'module.exports';
+  // An async app factory's promise (NestJS: create, init, then the Express instance):
+  // the worker reports ready once it is settled.
+  if (isThenable(exported)) return { exported: await exported, what: `${what} (a promise, awaited)` };
+  if (isApp(exported)) return { exported, what };
   return (await findNamed(mod, file, isApp)) ?? { exported, what: 'the default export' };
 }
 
@@ -103,6 +111,9 @@ async function findApp(spec: string, cwd: string, log: AdapterOptions['log']): P
     href = pathToFileURL(project.file).href;
     where = ` in ${project.what}`;
   }
+  // @astrojs/node's standalone entry starts its own HTTP server on import unless told not to;
+  // a worker serves the handler it exports instead.
+  process.env.ASTRO_NODE_AUTOSTART ??= 'disabled';
   const mod = await importApp(href, spec);
   const file = href.startsWith('file:') ? fileURLToPath(href) : undefined;
   const found = await wrap(spec, () => findExport(mod, file));

@@ -140,3 +140,22 @@ describe('app= finds the handler without a wrapper', () => {
     expect((await failure('./next-broken')).message).toBe('app=./next-broken: no production build');
   });
 });
+
+describe('app= with an async start-up', () => {
+  it('awaits a default export that is a promise (an async app factory such as NestJS needs)', async () => {
+    project('factory', { 'app.cjs': `exports.default = new Promise((r) => setTimeout(() => r(${says('built')}), 200));\n` });
+    const { body, lines } = await answer('./factory/app.cjs');
+    expect(body).toBe('built');
+    expect(lines.join('\n')).toContain('a promise, awaited');
+  });
+
+  it("reports a factory's rejected promise as an app-load failure", async () => {
+    project('factory-broken', { 'app.mjs': `export default Promise.reject(new Error('no database'));\n` });
+    expect((await failure('./factory-broken/app.mjs')).message).toBe('app=./factory-broken/app.mjs: no database');
+  });
+
+  it("keeps @astrojs/node's standalone entry from starting a server of its own on import", async () => {
+    project('astro', { 'entry.mjs': `export const handler = (req, res) => res.end('autostart=' + process.env.ASTRO_NODE_AUTOSTART);\n` });
+    expect((await answer('./astro/entry.mjs')).body).toBe('autostart=disabled');
+  });
+});
