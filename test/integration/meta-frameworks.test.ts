@@ -1,4 +1,4 @@
-// Framework production builds (Next.js, SvelteKit) under runfcgi behind the real nginx, answer for answer
+// Framework production builds (Next.js, SvelteKit, NestJS) under runfcgi behind the real nginx, answer for answer
 // against the framework's own server behind nginx's proxy_pass: one nginx, the backend chosen per request.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -26,8 +26,10 @@ interface FrameworkApp {
   own(ctx: Ctx): { args: string[]; env: Record<string, string> };
   /** runfcgi's app= and env= words: no mount module, as the README's recipe says. */
   runfcgi(ctx: Ctx): string[];
-  /** A hashed asset the SSR page links to. */
-  asset: RegExp;
+  /** What the log says runfcgi found. */
+  found: RegExp;
+  /** A hashed asset the SSR page links to (none: an API framework). */
+  asset: RegExp | null;
   /** Where absolute URLs take their scheme: the request (HTTPS=on, X-Forwarded-Proto) or a configured origin. */
   scheme: 'request' | 'ORIGIN';
   /** The framework's own form handling, posted as a browser without JavaScript would. */
@@ -43,6 +45,7 @@ const frameworks: FrameworkApp[] = [
     fixture: 'next',
     own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/next/dist/bin/next'), 'start'], env: {} }),
     runfcgi: ({ dir }) => [`app=${dir}`],
+    found: /serving a Next\.js project, prepared/,
     asset: /\/_next\/static\/chunks\/[\w-]+\.js/,
     scheme: 'request',
     // A Server Action without JavaScript: the page's hidden $ACTION_ID_ field, multipart, Origin checked against Host.
@@ -63,12 +66,25 @@ const frameworks: FrameworkApp[] = [
     // BODY_SIZE_LIMIT: its default, 512 KiB, is under the 1 MB POST.
     own: ({ dir, origin }) => ({ args: [path.join(dir, 'build')], env: { ORIGIN: origin, BODY_SIZE_LIMIT: '2M' } }),
     runfcgi: ({ dir, origin }) => [`app=${dir}`, `env=ORIGIN=${origin}`, 'env=BODY_SIZE_LIMIT=2M'],
+    found: /serving the named export handler in the build entry build\/handler\.js/,
     asset: /\/_app\/immutable\/[\w/.-]+\.js/,
     // adapter-node builds them from ORIGIN when set (the recipe sets it): https only if ORIGIN says so.
     scheme: 'ORIGIN',
     form: (get, origin) =>
       // accept: text/html, as a browser: with */* SvelteKit answers an action with JSON, as for its own fetch.
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
+  },
+  {
+    name: 'NestJS 11 (Express)',
+    fixture: 'nest',
+    own: ({ dir }) => ({ args: [path.join(dir, 'dist/main.js')], env: {} }),
+    // The mount module (src/fcgi.ts): the app, initialised, as a promise of its Express instance.
+    runfcgi: ({ dir }) => [`app=${path.join(dir, 'dist/fcgi.js')}`],
+    found: /serving the default export \(a promise, awaited\)/,
+    asset: null,
+    scheme: 'request',
+    // A POST validated by class-validator (ValidationPipe), then @Redirect.
+    form: (get) => get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee', email: 'ann@example.org' }) }),
   },
 ];
 
@@ -181,7 +197,7 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
       });
 
       it('finds the app in the project directory with no mount module, and says what it found', () => {
-        expect(server.output()).toMatch(/app=\S+: serving (a Next\.js project|the named export handler in the build entry build\/handler\.js)/);
+        expect(server.output()).toMatch(fw.found);
       });
 
       it('renders an SSR page from a query parameter as the framework does', async () => {
@@ -204,6 +220,13 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
         expect(ours).toEqual(theirs);
       });
 
+      it.runIf(fw.fixture === 'nest')('refuses an invalid POST with the validation errors', async () => {
+        const [ours, theirs] = await both('/form', () => ({ method: 'POST', body: new URLSearchParams({ name: 'A', email: 'nope' }) }));
+        expect(ours.status).toBe(400);
+        expect(ours.body).toContain('email must be an email');
+        expect(ours).toEqual(theirs);
+      });
+
       it('redirects', async () => {
         const [ours, theirs] = await both('/go');
         expect(ours.headers.location).toMatch(/\/ssr\?name=redirected$/);
@@ -222,9 +245,9 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
         expect(ours).toEqual(theirs);
       });
 
-      it('serves a hashed asset with its content type and cache headers', async () => {
+      it.runIf(fw.asset !== null)('serves a hashed asset with its content type and cache headers', async () => {
         const page = await (await get('/ssr?name=x')).text();
-        const asset = fw.asset.exec(page)?.[0];
+        const asset = fw.asset!.exec(page)?.[0];
         expect(asset, page.slice(0, 800)).toBeDefined();
         const [ours, theirs] = await both(asset!);
         expect(ours.status).toBe(200);
