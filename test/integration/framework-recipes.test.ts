@@ -21,6 +21,8 @@ interface Recipe {
   asset: RegExp;
   /** The framework's form handling without JavaScript; resolves to the response. */
   form(base: string): Promise<Response>;
+  /** The web servers it has a recipe for (all when not given). */
+  fronts?: string[];
 }
 
 const recipes: Recipe[] = [
@@ -46,6 +48,15 @@ const recipes: Recipe[] = [
     env: (origin) => [`env=ORIGIN=${origin}`],
     asset: /\/_app\/immutable\/[\w/.-]+\.js/,
     form: (base) => fetch(`${base}/form`, { method: 'POST', body: new URLSearchParams({ name: 'Ann' }), redirect: 'manual', headers: { origin: base, accept: 'text/html' } }),
+  },
+  {
+    name: 'React Router',
+    fixture: 'react-router',
+    folder: 'react-router',
+    env: () => [],
+    asset: /\/assets\/entry\.client-[\w-]+\.js/,
+    form: (base) => fetch(`${base}/form`, { method: 'POST', body: new URLSearchParams({ name: 'Ann' }), redirect: 'manual', headers: { origin: base, accept: 'text/html' } }),
+    fronts: ['nginx'],
   },
 ];
 
@@ -83,7 +94,7 @@ describe.each(recipes.map((r) => [r.name, r] as const))('the %s recipe', (_name,
     app = await builtApp(recipe.fixture);
   }, BUILD_MS);
 
-  describe.each(fronts.map((f) => [f.name, f] as const))('behind %s', (_front, front) => {
+  describe.each(fronts.filter((f) => recipe.fronts?.includes(f.name) ?? true).map((f) => [f.name, f] as const))('behind %s', (_front, front) => {
     let work: string;
     let web: WebServer;
     let server: Started;

@@ -1,4 +1,4 @@
-// Framework production builds (Next.js, SvelteKit, NestJS) under runfcgi behind the real nginx, answer for answer
+// Framework production builds (Next.js, SvelteKit, React Router, Astro, NestJS) under runfcgi behind the real nginx, answer for answer
 // against the framework's own server behind nginx's proxy_pass: one nginx, the backend chosen per request.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -34,6 +34,8 @@ interface FrameworkApp {
   scheme: 'request' | 'ORIGIN';
   /** The framework's own form handling, posted as a browser without JavaScript would. */
   form(get: Get, origin: string): Promise<Response>;
+  /** What the framework's own server adds that is not the framework's answer (a documented difference). */
+  ownExtras?: (a: Answer) => void;
 }
 
 type Get = (p: string, init?: RequestInit & { backend?: Backend }) => Promise<Response>;
@@ -72,6 +74,37 @@ const frameworks: FrameworkApp[] = [
     scheme: 'ORIGIN',
     form: (get, origin) =>
       // accept: text/html, as a browser: with */* SvelteKit answers an action with JSON, as for its own fetch.
+      get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
+  },
+  {
+    name: 'React Router 7 (framework mode)',
+    fixture: 'react-router',
+    own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/@react-router/serve/bin.js'), 'build/server/index.js'], env: {} }),
+    runfcgi: ({ dir }) => [`app=${dir}`],
+    found: /serving a React Router server build \(served by @react-router\/node\) in the build entry build\/server\/index\.js/,
+    // @react-router/node serves no files (react-router-serve adds express.static): the web
+    // server serves build/client, as the recipe says and framework-recipes.test.ts checks.
+    asset: null,
+    scheme: 'request',
+    // react-router-serve is Express with compression around the same handler: Express appends
+    // "; charset=utf-8" to Content-Type, compression adds Vary. @react-router/node does neither.
+    ownExtras: (a) => {
+      if (a.headers['content-type']) a.headers['content-type'] = a.headers['content-type'].replace('; charset=utf-8', '');
+      if (a.headers.vary === 'Accept-Encoding') delete a.headers.vary;
+    },
+    form: (get, origin) =>
+      get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
+  },
+  {
+    name: 'Astro 5 (@astrojs/node, standalone)',
+    fixture: 'astro',
+    own: ({ dir }) => ({ args: [path.join(dir, 'dist/server/entry.mjs')], env: {} }),
+    runfcgi: ({ dir }) => [`app=${dir}`],
+    found: /serving the named export handler in the build entry dist\/server\/entry\.mjs/,
+    asset: /\/_astro\/[\w.-]+\.css/,
+    scheme: 'request',
+    // A page that handles its own POST; Astro's checkOrigin compares Origin with the request's URL.
+    form: (get, origin) =>
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
   },
   {
@@ -156,12 +189,15 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
 
     const get: Get = (p, init = {}) => {
       const { backend = 'runfcgi', headers, ...rest } = init;
-      return fetch(nginx.url(p), { redirect: 'manual', ...rest, headers: { 'x-backend': backend, ...(headers as Record<string, string>) } });
+      // identity: react-router-serve compresses by itself (compression is the web server's job under runfcgi).
+      const all = { 'x-backend': backend, 'accept-encoding': 'identity', ...(headers as Record<string, string>) };
+      return fetch(nginx.url(p), { redirect: 'manual', ...rest, headers: all });
     };
     /** The same request to both: runfcgi's answer and the framework's own. */
     const both = async (p: string, init: () => RequestInit = () => ({})): Promise<[Answer, Answer]> => {
       const ours = await answer(await get(p, { ...init(), backend: 'runfcgi' }));
       const theirs = await answer(await get(p, { ...init(), backend: 'own' }));
+      fw.ownExtras?.(theirs);
       return [ours, theirs];
     };
 
@@ -215,6 +251,7 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
       it("handles the framework's own form POST (no JavaScript) with its redirect", async () => {
         const ours = await answer(await fw.form((p, init) => get(p, { ...init, backend: 'runfcgi' }), ctx.origin));
         const theirs = await answer(await fw.form((p, init) => get(p, { ...init, backend: 'own' }), ctx.origin));
+        fw.ownExtras?.(theirs);
         expect(ours.status).toBe(303);
         expect(ours.headers.location).toMatch(/\/ssr\?name=Ann(%20|\+)Lee$/);
         expect(ours).toEqual(theirs);
@@ -251,7 +288,7 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
         expect(asset, page.slice(0, 800)).toBeDefined();
         const [ours, theirs] = await both(asset!);
         expect(ours.status).toBe(200);
-        expect(ours.headers['content-type']).toMatch(/javascript/);
+        expect(ours.headers['content-type']).toMatch(/javascript|css/);
         expect(ours.headers['cache-control']).toMatch(/immutable/);
         expect(ours).toEqual(theirs);
       });
