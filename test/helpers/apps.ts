@@ -47,6 +47,28 @@ export async function builtApp(name: string): Promise<string> {
   const target = path.join(CACHE, `${name}-${sourceKey(source)}`);
   if (fs.existsSync(path.join(target, '.built'))) return target;
   fs.mkdirSync(CACHE, { recursive: true, mode: 0o755 });
+  // Test files run in parallel: one builds, the others wait for it (a stale lock, from a
+  // run that was killed, is taken over after its age says no build can still be going).
+  const lock = `${target}.lock`;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      if (fs.existsSync(path.join(target, '.built'))) return target;
+      if (Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 20 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await build(name, source, target);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+async function build(name: string, source: string, target: string): Promise<string> {
+  if (fs.existsSync(path.join(target, '.built'))) return target;
   const work = fs.mkdtempSync(path.join(CACHE, `${name}-building-`));
   fs.chmodSync(work, 0o755);
   fs.cpSync(source, work, { recursive: true });
