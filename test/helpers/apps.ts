@@ -11,8 +11,11 @@ const APPS = path.join(FIXTURES, 'apps');
 /** Builds live here between runs: a rerun with the same sources reuses them (CI's clean run builds each once). */
 const CACHE = path.join(os.tmpdir(), 'runfcgi-apps');
 
+/** What an install or a build in the fixture's own folder leaves there: not a source. */
+const NOT_SOURCES = new Set(['node_modules', '.next', '.svelte-kit', '.react-router', '.astro', 'build', 'dist', '.output', '.nuxt']);
+
 function files(dir: string, base = dir): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+  return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => !NOT_SOURCES.has(e.name)).flatMap((e) => {
     const full = path.join(dir, e.name);
     return e.isDirectory() ? files(full, base) : [path.relative(base, full)];
   }).sort();
@@ -71,7 +74,7 @@ async function build(name: string, source: string, target: string): Promise<stri
   if (fs.existsSync(path.join(target, '.built'))) return target;
   const work = fs.mkdtempSync(path.join(CACHE, `${name}-building-`));
   fs.chmodSync(work, 0o755);
-  fs.cpSync(source, work, { recursive: true });
+  fs.cpSync(source, work, { recursive: true, filter: (from) => !NOT_SOURCES.has(path.basename(from)) });
   const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'production', CI: '1' };
   // devDependencies hold the build tools: NODE_ENV=production must not leave them out.
   await run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--include=dev'], work, env);
