@@ -321,6 +321,19 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
       });
     });
 
+    it.runIf(fw.fixture === 'nest')(
+      "runs Nest's shutdown hooks (enableShutdownHooks) on a graceful stop, as on its own server",
+      async () => {
+        const witness = path.join(tmp, 'shutdown.txt');
+        const server = start([...fw.runfcgi(ctx), `socket=${socket}`, 'umask=000', 'minspare=1', 'maxspare=1', `env=SHUTDOWN_FILE=${witness}`]);
+        await waitFor(() => server.output().includes('runfcgi is listening'), 120_000, 'runfcgi to serve');
+        expect((await get('/ssr?name=x')).status).toBe(200);
+        expect(await server.stop('SIGTERM')).toBe(0);
+        expect(fs.existsSync(witness), server.output()).toBe(true);
+      },
+      180_000,
+    );
+
     it.runIf(fw.fixture === 'next')(
       "trap: Debian's fastcgi_params alone (HTTP_HOST $host, no port) make a Server Action fail on a non-default port",
       async () => {
