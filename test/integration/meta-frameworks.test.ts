@@ -15,6 +15,8 @@ const BUILD_MS = 900_000;
 
 interface Ctx {
   dir: string;
+  /** The test's own temporary directory. */
+  tmp: string;
   /** What the browser would call the site: http://127.0.0.1:PORT. */
   origin: string;
 }
@@ -114,9 +116,10 @@ const frameworks: FrameworkApp[] = [
   {
     name: 'NestJS 11 (Express)',
     fixture: 'nest',
-    own: ({ dir }) => ({ args: [path.join(dir, 'dist/main.js')], env: {} }),
+    // LEFT_FILE: where /slow notes a client that left (see the test of that).
+    own: ({ dir, tmp }) => ({ args: [path.join(dir, 'dist/main.js')], env: { LEFT_FILE: path.join(tmp, 'left-own.txt') } }),
     // The mount module (src/fcgi.ts): the app, initialised, as a promise of its Express instance.
-    runfcgi: ({ dir }) => [`app=${path.join(dir, 'dist/fcgi.js')}`],
+    runfcgi: ({ dir, tmp }) => [`app=${path.join(dir, 'dist/fcgi.js')}`, `env=LEFT_FILE=${path.join(tmp, 'left-runfcgi.txt')}`],
     found: /serving the default export \(a promise, awaited\)/,
     asset: null,
     scheme: 'request',
@@ -212,7 +215,7 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
       const ownPort = await freePort();
       stockPort = await freePort();
       nginx = await nginxForBoth(tmp, socket, ownPort, stockPort);
-      ctx = { dir, origin: `http://127.0.0.1:${nginx.port}` };
+      ctx = { dir, tmp, origin: `http://127.0.0.1:${nginx.port}` };
       const { args, env } = fw.own(ctx);
       own = await startOwnServer(dir, args, ownPort, env);
     }, BUILD_MS);
@@ -308,6 +311,20 @@ describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, agai
         expect(ours.status).toBe(200);
         expect(ours.body).toBe('');
         expect(ours).toEqual(theirs);
+      });
+
+      it.runIf(fw.fixture === 'nest')('tells the app when the client leaves before the answer, as its own server does', async () => {
+        for (const backend of ['own', 'runfcgi'] as const) {
+          const noted = path.join(tmp, `left-${backend}.txt`);
+          fs.rmSync(noted, { force: true });
+          const leave = new AbortController();
+          const pending = get('/slow', { backend, signal: leave.signal }).catch(() => 'left');
+          await new Promise((r) => setTimeout(r, 500));
+          leave.abort();
+          await pending;
+          await waitFor(() => fs.existsSync(noted), 8_000, `${backend}: the app to see the client leave`).catch(() => {});
+          expect(fs.existsSync(noted), `${backend}: the app saw the client leave`).toBe(true);
+        }
       });
 
       it('builds absolute URLs the same way behind TLS (HTTPS=on)', async () => {
