@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import { optionsMarkdown } from '../dist/options.js';
 
-const FENCE = { conf: 'apache', js: 'js', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
+const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
 
 function fenced(file) {
   const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
   const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split('.').pop();
-  const lang = file.startsWith('nginx/') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : (FENCE[ext] ?? '');
+  const lang = file.startsWith('nginx/') || file.endsWith('/nginx.conf') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : (FENCE[ext] ?? '');
   if (file.endsWith('mysite-js.fcgi')) return '```js\n' + text + '\n```';
   return '```' + lang + '\n' + text + '\n```';
 }

@@ -25,3 +25,17 @@ export function workerEnvironment(
   }
   return env;
 }
+
+/** runfcgi's own hand-overs, and a shell session's variables no app reads: not worth a word. */
+const UNREMARKABLE = /^(?:RUNFCGI_.*|npm_.*|PWD|OLDPWD|SHLVL|_|TERM|TERM_.*|COLORTERM|SHELL|SSH_.*|XDG_.*|DISPLAY|MAIL|HOSTNAME|LS_COLORS|LESS.*|MOTD_SHOWN|COLUMNS|LINES|INIT_CWD|EDITOR|VISUAL|PAGER)$/;
+
+/**
+ * The names of runfcgi's own variables the workers do not get: a variable
+ * set around `runfcgi` silently not reaching the app is the trap of a clean
+ * environment. Names only: values may be secrets.
+ */
+export function leftOut(additions: Record<string, string | null>, source: NodeJS.ProcessEnv = process.env): string[] {
+  return Object.keys(source)
+    .filter((name) => !KEPT_VARIABLES.includes(name) && !(name in additions) && !UNREMARKABLE.test(name))
+    .sort();
+}

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Listener } from './bind.js';
 import { errnoReason, NO_ADDRESS_MESSAGE } from './bind.js';
-import { EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
+import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
 import type { Logger } from './log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from './messages.js';
 import type { Options } from './options.js';
@@ -29,8 +29,6 @@ const TICK_MS = 200;
 /** A worker that dies sooner than this after its start counts towards a crash loop. */
 const CRASH_WINDOW_MS = 5000;
 const MAX_BACKOFF_MS = 10_000;
-/** Time a worker may take from spawn to ready before it counts as unable to boot. */
-const BOOT_TIMEOUT_MS = 30_000;
 
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
@@ -358,8 +356,10 @@ export class Master {
     let active = 0;
     for (const slot of this.slots.values()) {
       if (slot.active > 0) active++;
-      if (slot.state === 'starting' && now - slot.startedAt > BOOT_TIMEOUT_MS) {
-        this.log.error({ worker: slot.id }, `worker did not become ready within ${BOOT_TIMEOUT_MS / 1000} s: ending it`);
+      if (slot.state === 'starting' && now - slot.startedAt > this.options.starttimeout * 1000) {
+        this.log.error({ worker: slot.id }, `worker did not become ready within starttimeout=${this.options.starttimeout} s: ending it`);
+        // Loading the app is what takes a worker this long: stop as for an app that cannot load.
+        if (!this.booted) this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD));
         slot.worker.kill();
       } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
         // timeout=: its event loop has not answered for that long; its requests cannot finish.

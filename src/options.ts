@@ -27,6 +27,7 @@ export interface Options {
   maxrequests: number;
   maxmemory: number;
   graceperiod: number;
+  starttimeout: number;
   daemonize: boolean;
   pidfile: string | undefined;
   workdir: string;
@@ -98,6 +99,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'maxrequests', value: 'N', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
   { name: 'maxmemory', value: 'MB', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
   { name: 'graceperiod', value: 'SECONDS', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
+  { name: 'starttimeout', value: 'SECONDS', defaultText: '30', help: "seconds a worker may take to load the app and be ready (Next.js's prepare, NestJS's module graph); an app that takes longer at the first start stops runfcgi with exit status 4", parse: integer(1, 3600) },
   { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
   { name: 'pidfile', value: 'FILE', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
   { name: 'workdir', value: 'DIR', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
@@ -229,6 +231,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     maxrequests: g.maxrequests ?? 0,
     maxmemory: g.maxmemory ?? 0,
     graceperiod: g.graceperiod ?? 30,
+    starttimeout: g.starttimeout ?? 30,
     daemonize,
     pidfile: g.pidfile,
     workdir: g.workdir ?? '/',

@@ -3,7 +3,7 @@
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './bind.js';
 import { startControl, type Control } from './control.js';
-import { workerEnvironment } from './environment.js';
+import { leftOut, workerEnvironment } from './environment.js';
 import { RunfcgiError } from './errors.js';
 import { checkLogFile, createLogger, logDestination } from './log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
@@ -79,6 +79,10 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
         log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');
         // Said once serving, not at start: the first line a master writes loads the logger (log.ts),
         // and that should not delay the first worker.
+        const unpassed = leftOut(options.env);
+        if (unpassed.length > 0) {
+          log.info({ variables: unpassed }, `the workers' environment is clean: ${unpassed.join(', ')} not passed (env=NAME passes one, env=NAME=value sets one)`);
+        }
         if (credentials === undefined && isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
         hooks.onReady?.();
       });

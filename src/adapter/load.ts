@@ -3,9 +3,11 @@
 import { Server, type RequestListener } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import fs from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppLoadError } from '../errors.js';
 import { isModulePath } from '../option-values.js';
+import { findInDirectory, findNamed, NAMED_EXPORTS, nextListener, RECIPES, type Found } from './discover.js';
 import { fetchHandler, type FetchApp } from './fetch.js';
 import { nodeHandler } from './node.js';
 import type { AdapterOptions, RequestHandler } from './types.js';
@@ -45,7 +47,8 @@ export function handlerFor(exported: unknown, options: AdapterOptions, name: str
   if (typeof koa?.callback === 'function') return nodeHandler(koa.callback(), options);
   throw new AppLoadError(
     `app=${name} exports ${describe(exported)}: expected a (req, res) listener, ` +
-      `an object with fetch(request), or an http.Server (as the default export or module.exports)`,
+      `an object with fetch(request), or an http.Server (as the default export or module.exports, ` +
+      `or a named export ${NAMED_EXPORTS.join(', ')}), or a React Router server build; see ${RECIPES}`,
   );
 }
 
@@ -66,11 +69,10 @@ function closeExport(mod: Record<string, unknown>, exported: unknown): (() => un
   return typeof close === 'function' ? () => (close as () => unknown).call(exported) : undefined;
 }
 
-export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string, hooks?: AppHooks): Promise<RequestHandler> {
-  if (spec === undefined) return nodeHandler(welcome, options);
-  let mod: Record<string, unknown>;
+/** Imports a module, turning its failure into the one-line AppLoadError. */
+async function importApp(href: string, spec: string): Promise<Record<string, unknown>> {
   try {
-    mod = (await import(resolveModule(spec, cwd))) as Record<string, unknown>;
+    return (await import(href)) as Record<string, unknown>;
   } catch (error) {
     // The app's own error keeps its stack (it points into the app); a missing module needs none.
     const e = error as NodeJS.ErrnoException;
@@ -78,13 +80,80 @@ export async function loadApp(spec: string | undefined, options: AdapterOptions,
     const detail = error instanceof Error ? (missing ? e.message.split('\n')[0] : (e.stack ?? e.message)) : String(error);
     throw new AppLoadError(`app=${spec} failed to load: ${detail}`);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+/** Anything handlerFor takes. */
+function isApp(value: unknown): boolean {
+  if (value instanceof Server || isFetchApp(value) || typeof value === 'function') return true;
+  return typeof (value as { callback?: unknown } | null)?.callback === 'function';
+}
+
+/** The default export (or module.exports) when it is an app; else a named export or a React Router build. */
+async function findExport(mod: Record<string, unknown>, file: string | undefined): Promise<Found> {
   let exported = 'default' in mod ? mod.default : mod;
   // CommonJS built from ESM: module.exports = { default: app }.
   const inner = (exported as { default?: unknown } | null)?.default;
   if (typeof exported === 'object' && exported !== null && inner !== undefined && !isFetchApp(exported)) {
     exported = inner;
   }
-  const handler = handlerFor(exported, options, spec);
-  if (hooks !== undefined) hooks.close = closeExport(mod, exported);
+  const what = 'default' in mod ? 'the default export' : 'module.exports';
+  // An async app factory's promise (NestJS: create, init, then the Express instance):
+  // the worker reports ready once it is settled.
+  if (isThenable(exported)) return { exported: await exported, what: `${what} (a promise, awaited)` };
+  if (isApp(exported)) return { exported, what };
+  return (await findNamed(mod, file, isApp)) ?? { exported, what: 'the default export' };
+}
+
+/** A directory app= names, or undefined for a module or package name. */
+function directory(spec: string, cwd: string): string | undefined {
+  if (!isModulePath(spec)) return undefined;
+  const full = path.resolve(cwd, spec);
+  return fs.statSync(full, { throwIfNoEntry: false })?.isDirectory() ? full : undefined;
+}
+
+async function findApp(spec: string, cwd: string, log: AdapterOptions['log']): Promise<Found> {
+  const dir = directory(spec, cwd);
+  let href = resolveModule(spec, cwd);
+  let where = '';
+  if (dir !== undefined) {
+    const project = await wrap(spec, async () => findInDirectory(dir, spec));
+    if (project.kind === 'next') {
+      log.info({ app: spec }, 'app= is a built Next.js project (.next): starting next({ dir }) and waiting for prepare()');
+      return { exported: await wrap(spec, () => nextListener(dir)), what: 'a Next.js project, prepared' };
+    }
+    href = pathToFileURL(project.file).href;
+    where = ` in ${project.what}`;
+  }
+  // @astrojs/node's standalone entry starts its own HTTP server on import unless told not to;
+  // a worker serves the handler it exports instead.
+  process.env.ASTRO_NODE_AUTOSTART ??= 'disabled';
+  const mod = await importApp(href, spec);
+  const file = href.startsWith('file:') ? fileURLToPath(href) : undefined;
+  const found = await wrap(spec, () => findExport(mod, file));
+  return { exported: found.exported, what: found.what + where, module: mod };
+}
+
+/** Errors of discovery as AppLoadError, named after app=. */
+async function wrap<T>(spec: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof AppLoadError) throw error;
+    const e = error as Error;
+    const own = e.message.startsWith(`app=${spec}`) ? e.message : `app=${spec}: ${e.message}`;
+    throw new AppLoadError(own);
+  }
+}
+
+export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string, hooks?: AppHooks): Promise<RequestHandler> {
+  if (spec === undefined) return nodeHandler(welcome, options);
+  const found = await findApp(spec, cwd, options.log);
+  const handler = handlerFor(found.exported, options, spec);
+  if (hooks !== undefined) hooks.close = closeExport(found.module ?? {}, found.exported);
+  options.log.info({ app: spec }, `app=${spec}: serving ${found.what}`);
   return handler;
 }
