@@ -5,6 +5,7 @@ import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
+import { installFastResponse } from './adapter/fast-response.js';
 import { loadApp } from './adapter/load.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
 import { requestUrl } from './cgi.js';
@@ -153,6 +154,8 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
 
 async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access']): Promise<RequestHandler> {
   try {
+    // Before the app loads: what it takes of the global Response at load time is ours too.
+    if (init.options.fastresponse) installFastResponse();
     return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

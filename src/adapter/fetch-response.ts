@@ -2,6 +2,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
+import { isFastResponse, toPlain } from './fast-response.js';
 import type { AdapterOptions, GatewayRequest } from './types.js';
 
 /** A body we can write without a web stream, or a stream (web or Node) to copy. */
@@ -43,20 +44,67 @@ function statusLine(status: number, statusText: string | undefined): string {
 
 /** The CGI head of a real Response: every header, each Set-Cookie on its own line. */
 function responseHead(response: Response): string {
-  let text = statusLine(response.status, response.statusText);
+  return headersHead(statusLine(response.status, response.statusText), response.headers, undefined);
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value as Headers keeps it: no surrounding whitespace, no CR, LF or NUL. */
+const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
+/**
+ * The CGI head of headers as the app gave them (a record, pairs or a
+ * Headers), checked as Headers would check them: anything a Headers would
+ * refuse or rewrite goes through a real Headers instead.
+ */
+function initHead(status: number, statusText: string, init: HeadersInit | undefined, contentType: string | undefined): string {
+  if (init instanceof Headers) return headersHead(statusLine(status, statusText), init, contentType);
+  let text = statusLine(status, statusText);
+  let typed = contentType === undefined;
+  const line = (name: string, value: unknown): boolean => {
+    const v = typeof value === 'string' ? value : String(value);
+    if (!TOKEN.test(name) || !PLAIN_VALUE.test(v)) return false;
+    const lower = name.toLowerCase();
+    if (lower === 'content-type') typed = true;
+    text += `${lower}: ${v}\r\n`;
+    return true;
+  };
+  if (Array.isArray(init)) {
+    for (const pair of init as unknown[][]) {
+      if (pair.length !== 2 || !line(String(pair[0]), pair[1])) return headersHead(statusLine(status, statusText), new Headers(init), contentType);
+    }
+  } else if (init !== undefined) {
+    const record = init as Record<string, unknown>;
+    for (const name in record) {
+      if (!line(name, record[name])) return headersHead(statusLine(status, statusText), new Headers(init), contentType);
+    }
+  }
+  if (!typed) text += `content-type: ${contentType}\r\n`;
+  return text + '\r\n';
+}
+
+function headersHead(text: string, headers: Headers, contentType: string | undefined): string {
   let cookies = false;
-  for (const [name, value] of response.headers) {
+  let typed = contentType === undefined;
+  for (const [name, value] of headers) {
     if (name === 'set-cookie') cookies = true;
     else text += `${name}: ${value}\r\n`;
+    if (name === 'content-type') typed = true;
   }
-  if (cookies) for (const cookie of response.headers.getSetCookie()) text += `set-cookie: ${cookie}\r\n`;
+  if (cookies) for (const cookie of headers.getSetCookie()) text += `set-cookie: ${cookie}\r\n`;
+  if (!typed) text += `content-type: ${contentType}\r\n`;
   return text + '\r\n';
 }
 
 /** srvx's flat header list: name, value, name, value... */
 function flatHead(status: number, statusText: string | undefined, headers: string[]): string {
   let text = statusLine(status, statusText);
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = String(headers[i + 1]);
+    // What Node's writeHead() would refuse must not reach the web server either.
+    if (!TOKEN.test(name) || !PLAIN_VALUE.test(value)) throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
+    text += `${name}: ${value}\r\n`;
+  }
   return text + '\r\n';
 }
 
@@ -69,11 +117,16 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
   let status: number;
   let text: string;
   let body: Body | undefined;
-  if (typeof (response as SrvxResponse | null)?._toNodeResponse === 'function') {
-    const plain = (response as SrvxResponse)._toNodeResponse();
+  const plain = isFastResponse(response) ? toPlain(response) : undefined;
+  if (plain !== undefined) {
     status = plain.status;
-    text = flatHead(status, plain.statusText, plain.headers);
-    body = plain.body ?? null;
+    text = initHead(status, plain.statusText, plain.headers, plain.contentType);
+    body = plain.body;
+  } else if (typeof (response as SrvxResponse | null)?._toNodeResponse === 'function') {
+    const parts = (response as SrvxResponse)._toNodeResponse();
+    status = parts.status;
+    text = flatHead(status, parts.statusText, parts.headers);
+    body = parts.body ?? null;
   } else if (response instanceof Response) {
     status = response.status;
     text = responseHead(response);
