@@ -15,8 +15,8 @@ const PEERS_DIR = path.join(ROOT, 'scripts/bench/peers');
 const HONO = path.join(PEERS_DIR, 'hono-app.mjs');
 const SOCK = path.join(WORK, 'fetch.sock');
 
-const runfcgi = (method, app) => () =>
-  startProcess(process.execPath, [BIN, `app=${app}`, `socket=${SOCK}`, `method=${method}`, 'minspare=2', 'maxspare=2', 'maxchildren=2', 'daemonize=false', 'umask=000']);
+const runfcgi = (method, app, ...more) => () =>
+  startProcess(process.execPath, [BIN, `app=${app}`, `socket=${SOCK}`, `method=${method}`, 'minspare=2', 'maxspare=2', 'maxchildren=2', 'daemonize=false', 'umask=000', ...more]);
 const nodePeer = (script, app) => () => startProcess(process.execPath, [path.join(PEERS_DIR, script), SOCK, app, '2']);
 
 const ROUTES = {
@@ -29,6 +29,8 @@ const ROUTES = {
 const PEERS = [
   ['hono runfcgi prefork', runfcgi('prefork', HONO), FASTCGI, Object.keys(ROUTES)],
   ['hono runfcgi threaded', runfcgi('threaded', HONO), FASTCGI, Object.keys(ROUTES)],
+  ['hono runfcgi prefork fastresponse', runfcgi('prefork', HONO, 'fastresponse=true'), FASTCGI, Object.keys(ROUTES)],
+  ['hono runfcgi threaded fastresponse', runfcgi('threaded', HONO, 'fastresponse=true'), FASTCGI, Object.keys(ROUTES)],
   ['hono node-server', nodePeer('hono-node.mjs', HONO), PROXY, Object.keys(ROUTES)],
   ['hello fetch runfcgi prefork', runfcgi('prefork', path.join(PEERS_DIR, 'hello-fetch.mjs')), FASTCGI, ['GET /']],
   ['hello (req, res) runfcgi prefork', runfcgi('prefork', path.join(PEERS_DIR, 'hello.mjs')), FASTCGI, ['GET /']],
@@ -103,7 +105,7 @@ export async function fetchBench({ rounds = 5, seconds = 5, log = console.log } 
     }
   }
   const targets = [];
-  for (const method of ['prefork', 'threaded']) {
+  for (const method of ['prefork', 'threaded', 'prefork fastresponse', 'threaded fastresponse']) {
     for (const route of Object.keys(ROUTES)) {
       const ours = get(`hono runfcgi ${method}`, route);
       const peer = get('hono node-server', route);
