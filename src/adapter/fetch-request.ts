@@ -39,6 +39,8 @@ export class LazyRequest {
   #stream: ReadableStream<Uint8Array> | undefined;
   /** Read by text()/json()/...: the body is gone. */
   #used = false;
+  /** The app held the body stream when the real Request was built: `body` stays that stream. */
+  #ownStream = false;
   #native: Request | undefined;
 
   /** `input` is null for a request that cannot have a body (GET, HEAD). */
@@ -81,17 +83,17 @@ export class LazyRequest {
   }
 
   get body(): ReadableStream<Uint8Array> | null {
+    if (this.#used) return (this.#stream ??= readStream());
+    if (this.#native !== undefined && !this.#ownStream) return this.#native.body;
     if (this.#stream !== undefined) return this.#stream;
     if (this.#input === null) return null;
-    if (this.#used) return (this.#stream = readStream());
-    if (this.#native !== undefined) return this.#native.body;
     return (this.#stream = this.#input.stream());
   }
 
   get bodyUsed(): boolean {
     if (this.#used) return true;
-    if (this.#stream !== undefined) return isDisturbed(this.#stream);
-    return this.#native?.bodyUsed ?? false;
+    if (this.#native !== undefined && !this.#ownStream) return this.#native.bodyUsed;
+    return this.#stream !== undefined && isDisturbed(this.#stream);
   }
 
   text(): Promise<string> {
@@ -135,8 +137,10 @@ export class LazyRequest {
 
   /** STDIN whole, given to `convert`; once the body is a stream, a real Request reads it. */
   #bytes<T>(method: 'text' | 'json' | 'arrayBuffer' | 'bytes' | 'blob' | 'formData', convert: (bytes: Buffer) => T | Promise<T>): Promise<T> {
-    if (this.#stream !== undefined || this.#native !== undefined) {
-      if (this.bodyUsed || this.#stream?.locked === true) return Promise.reject(bodyUnusable());
+    if (this.#native !== undefined || this.#stream !== undefined) {
+      if (this.#used || (this.#stream !== undefined && (this.#ownStream || this.#native === undefined) && (this.#stream.locked || isDisturbed(this.#stream)))) {
+        return Promise.reject(bodyUnusable());
+      }
       try {
         return this.#request()[method]() as Promise<T>;
       } catch (error) {
@@ -157,6 +161,7 @@ export class LazyRequest {
     if (this.#input !== null && !this.#used) {
       const stream = (this.#stream ??= this.#input.stream());
       if (!stream.locked && !isDisturbed(stream)) body = stream;
+      else this.#ownStream = true;
     }
     const raw = this.#rawHeaders;
     let headers: HeadersInit | undefined = this.#headers;
