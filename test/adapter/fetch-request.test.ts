@@ -16,7 +16,7 @@ const hex = (bytes: ArrayBuffer | Uint8Array): string => Buffer.from(bytes as Ar
 /** What a Request says of itself, in plain data: its properties, then one way of reading its body. */
 async function describeRequest(request: Request, read: Read): Promise<unknown> {
   const out: Record<string, unknown> = { instance: request instanceof Request, tag: Object.prototype.toString.call(request) };
-  for (const key of PROPERTIES) out[key] = request[key];
+  for (const key of PROPERTIES) out[key] = (request as unknown as Record<string, unknown>)[key];
   out.headers = [...request.headers];
   out.cookies = request.headers.getSetCookie();
   out.signal = [request.signal instanceof AbortSignal, request.signal.aborted];
