@@ -1,5 +1,6 @@
 // The Request a fetch handler gets: method, URL and headers from the params, built only as far as the app reads it.
 
+import { cgiHeaders } from '../cgi.js';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
 
 const NativeRequest = globalThis.Request;
@@ -32,7 +33,8 @@ export let materialise: (request: LazyRequest) => Request;
 export class LazyRequest {
   readonly #method: string;
   readonly #url: string;
-  readonly #rawHeaders: string[];
+  /** The CGI params: the headers are made of them when first read. */
+  readonly #params: Record<string, string>;
   readonly #input: FetchSink | null;
   #headers: Headers | undefined;
   #controller: AbortController | undefined;
@@ -44,10 +46,10 @@ export class LazyRequest {
   #native: Request | undefined;
 
   /** `input` is null for a request that cannot have a body (GET, HEAD). */
-  constructor(method: string, url: string, rawHeaders: string[], input: FetchSink | null) {
+  constructor(method: string, url: string, params: Record<string, string>, input: FetchSink | null) {
     this.#method = method;
     this.#url = url;
-    this.#rawHeaders = rawHeaders;
+    this.#params = params;
     this.#input = input;
   }
 
@@ -63,7 +65,7 @@ export class LazyRequest {
     if (this.#headers === undefined) {
       if (this.#native !== undefined) return (this.#headers = this.#native.headers);
       const headers = new Headers();
-      const raw = this.#rawHeaders;
+      const raw = cgiHeaders(this.#params);
       for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
       this.#headers = headers;
     }
@@ -163,9 +165,9 @@ export class LazyRequest {
       if (!stream.locked && !isDisturbed(stream)) body = stream;
       else this.#ownStream = true;
     }
-    const raw = this.#rawHeaders;
     let headers: HeadersInit | undefined = this.#headers;
-    if (headers === undefined && raw.length > 0) {
+    const raw = headers === undefined ? cgiHeaders(this.#params) : [];
+    if (raw.length > 0) {
       const pairs: [string, string][] = [];
       for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
       headers = pairs;
