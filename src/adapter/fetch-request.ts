@@ -238,8 +238,9 @@ const STATE_UNDER_SYMBOLS = Object.getOwnPropertySymbols(new NativeRequest('http
 /**
  * Where Request keeps its state in private fields (Node 24 and later), a
  * Request built from ours must be built from the real one: the global
- * Request becomes a subclass that does that. Instances of it are native
- * Requests; `instanceof Request` holds for native ones too.
+ * Request becomes a subclass that does that, and the global fetch takes
+ * ours the same way. Instances of it are native Requests; `instanceof
+ * Request` holds for native ones too.
  */
 export function letRequestTakeOurs(): void {
   if (STATE_UNDER_SYMBOLS || (globalThis.Request as { runfcgi?: boolean }).runfcgi === true) return;
@@ -253,5 +254,9 @@ export function letRequestTakeOurs(): void {
       return value instanceof NativeRequest;
     }
   }
+  const nativeFetch = globalThis.fetch;
+  const fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> =>
+    nativeFetch(input instanceof LazyRequest ? materialise(input) : input, init);
   Object.defineProperty(globalThis, 'Request', { configurable: true, writable: true, value: Request });
+  Object.defineProperty(globalThis, 'fetch', { configurable: true, writable: true, enumerable: true, value: fetch });
 }

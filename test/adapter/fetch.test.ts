@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FastResponse } from '../../src/adapter/fast-response.js';
 import { fetchHandler, type FetchApp } from '../../src/adapter/fetch.js';
@@ -151,6 +153,26 @@ describe('the fetch adapter, request side', () => {
     release();
     await until(() => socket.records().some((r) => r.type === C.FCGI_END_REQUEST));
     expect(parseCgi(socket.stdout(1)).body.toString()).toBe(`read ${body.length}`);
+  });
+});
+
+describe('the fetch adapter, passing the request on', () => {
+  it('lets fetch(request) forward the request, body and all, to another server', async () => {
+    const upstream = http.createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => (body += d));
+      req.on('end', () => res.end(`${req.method} ${req.url} ${req.headers['x-a']} ${body}`));
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = upstream.address() as AddressInfo;
+      const ex = await exchange(fetchHandler({
+        fetch: (request) => fetch(request),
+      }, opts), { REQUEST_METHOD: 'PUT', REQUEST_URI: '/up?x=1', HTTP_HOST: `127.0.0.1:${port}`, HTTP_X_A: 'a', CONTENT_LENGTH: '4' }, 'data');
+      expect(ex.body.toString()).toBe('PUT /up?x=1 a data');
+    } finally {
+      upstream.close();
+    }
   });
 });
 
