@@ -79,7 +79,7 @@ function initHead(status: number, statusText: string, init: HeadersInit | undefi
     }
   }
   if (!typed) text += `content-type: ${contentType}\r\n`;
-  return text + '\r\n';
+  return text;
 }
 
 function headersHead(text: string, headers: Headers, contentType: string | undefined): string {
@@ -92,7 +92,7 @@ function headersHead(text: string, headers: Headers, contentType: string | undef
   }
   if (cookies) for (const cookie of headers.getSetCookie()) text += `set-cookie: ${cookie}\r\n`;
   if (!typed) text += `content-type: ${contentType}\r\n`;
-  return text + '\r\n';
+  return text;
 }
 
 /** srvx's flat header list: name, value, name, value... */
@@ -105,7 +105,7 @@ function flatHead(status: number, statusText: string | undefined, headers: strin
     if (!TOKEN.test(name) || !PLAIN_VALUE.test(value)) throw new TypeError(`invalid response header ${JSON.stringify(name)}`);
     text += `${name}: ${value}\r\n`;
   }
-  return text + '\r\n';
+  return text;
 }
 
 /**
@@ -135,8 +135,12 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
   } else {
     throw new TypeError(`fetch handler returned ${typeof response}, not a Response`);
   }
+  // As Node's server does for a body it has whole: the length, unless the app gave one.
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : undefined;
+  if (length !== undefined && !text.includes('\r\ncontent-length:')) text += `content-length: ${length}\r\n`;
+  text += '\r\n';
   if (head || body === null) {
-    if (body !== null && typeof (body as ReadableStream).cancel === 'function') void (body as ReadableStream).cancel().catch(() => {});
+    discard(body);
     fcgi.write(text, 'latin1');
     return finish(fcgi, access, status);
   }
@@ -156,6 +160,13 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
     });
   }
   return stream(fcgi, sink, body, access, status);
+}
+
+/** A body that will not be sent (HEAD): its producer is told to stop. */
+function discard(body: Body): void {
+  const b = body as { cancel?: () => Promise<void>; destroy?: () => void } | null;
+  if (typeof b?.cancel === 'function') void b.cancel().catch(() => {});
+  else if (typeof b?.destroy === 'function') b.destroy();
 }
 
 function finish(fcgi: GatewayRequest, access: AdapterOptions['access'], status: number): undefined {

@@ -194,6 +194,13 @@ describe('the fetch adapter, response side', () => {
     expect(ex.status).toBe(200);
     expect(ex.body.toString()).toBe(text);
     expect(header(ex, 'content-type')).toEqual(type === null ? [] : [type]);
+    // A body known whole gets its length, as from Node's own server; a stream does not.
+    expect(header(ex, 'content-length')).toEqual(_name === 'a stream' ? [] : [String(Buffer.byteLength(text))]);
+  });
+
+  it("keeps the app's own Content-Length, once", async () => {
+    const ex = await exchange(fetchHandler({ fetch: () => new Response('abc', { headers: { 'Content-Length': '3' } }) }, opts), {});
+    expect(header(ex, 'content-length')).toEqual(['3']);
   });
 
   it('writes a FormData body as multipart, and null bodies as nothing', async () => {
