@@ -115,7 +115,8 @@ export class LazyRequest {
   }
 
   bytes(): Promise<Uint8Array> {
-    return this.#bytes('bytes', (bytes) => new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    // A copy: the chunks may sit in Buffer's shared pool, which `.buffer` would expose.
+    return this.#bytes('bytes', (bytes) => new Uint8Array(bytes));
   }
 
   // Blob and FormData take the MIME type (and multipart boundary) from the headers
