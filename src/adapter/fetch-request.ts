@@ -35,6 +35,9 @@ export class LazyRequest {
   readonly #url: string;
   /** The CGI params: the headers are made of them when first read. */
   readonly #params: Record<string, string>;
+  /** STDIN, and the abort that ends the signal. */
+  readonly #sink: FetchSink;
+  /** Null for a request that cannot have a body (GET, HEAD): its STDIN is not the body. */
   readonly #input: FetchSink | null;
   #headers: Headers | undefined;
   #controller: AbortController | undefined;
@@ -45,12 +48,12 @@ export class LazyRequest {
   #ownStream = false;
   #native: Request | undefined;
 
-  /** `input` is null for a request that cannot have a body (GET, HEAD). */
-  constructor(method: string, url: string, params: Record<string, string>, input: FetchSink | null) {
+  constructor(method: string, url: string, params: Record<string, string>, sink: FetchSink, hasBody: boolean) {
     this.#method = method;
     this.#url = url;
     this.#params = params;
-    this.#input = input;
+    this.#sink = sink;
+    this.#input = hasBody ? sink : null;
   }
 
   get method(): string {
@@ -75,11 +78,9 @@ export class LazyRequest {
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       const controller = (this.#controller = new AbortController());
-      const input = this.#input;
-      if (input !== null) {
-        if (input.abortReason !== null) controller.abort(input.abortReason);
-        else input.onAbort = (reason) => controller.abort(reason);
-      }
+      const sink = this.#sink;
+      if (sink.abortReason !== null) controller.abort(sink.abortReason);
+      else sink.onAbort = (reason) => controller.abort(reason);
     }
     return this.#controller.signal;
   }

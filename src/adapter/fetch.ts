@@ -68,7 +68,7 @@ export function fetchHandler(app: FetchApp, options: AdapterOptions): RequestHan
       return;
     }
     const hasBody = method !== 'GET' && method !== 'HEAD';
-    const request = new LazyRequest(method, url, params, hasBody ? sink : null) as unknown as Request;
+    const request = new LazyRequest(method, url, params, sink, hasBody) as unknown as Request;
     const env = environment(params, fcgi.role);
     let sent: Promise<void> | undefined;
     try {
