@@ -23,7 +23,8 @@ export interface PlainResponse {
  */
 // eslint-disable-next-line prefer-const -- assigned in FastResponse's static block
 export let toPlain: (response: object) => PlainResponse | undefined;
-let materialise: (response: FastResponse) => Response;
+// eslint-disable-next-line prefer-const -- assigned in FastResponse's static block
+export let materialise: (response: FastResponse) => Response;
 /** True for a FastResponse (a brand check: `instanceof` is true for native Responses too). */
 export let isFastResponse: (value: unknown) => value is FastResponse;
 

@@ -2,7 +2,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
-import { isFastResponse, toPlain } from './fast-response.js';
+import { isFastResponse, materialise, toPlain, type PlainResponse } from './fast-response.js';
 import type { AdapterOptions, GatewayRequest } from './types.js';
 
 /** A body we can write without a web stream, or a stream (web or Node) to copy. */
@@ -117,7 +117,12 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
   let status: number;
   let text: string;
   let body: Body | undefined;
-  const plain = isFastResponse(response) ? toPlain(response) : undefined;
+  let plain: PlainResponse | undefined;
+  if (isFastResponse(response)) {
+    plain = toPlain(response);
+    // A body only a real Response can make (FormData): its head comes from that Response too.
+    if (plain === undefined) response = materialise(response);
+  }
   if (plain !== undefined) {
     status = plain.status;
     text = initHead(status, plain.statusText, plain.headers, plain.contentType);

@@ -212,6 +212,10 @@ describe('the fetch adapter, response side', () => {
     expect(type).toMatch(/^multipart\/form-data; boundary=/);
     const parsed = await new Response(new Uint8Array(ex.body), { headers: { 'content-type': type } }).formData();
     expect(parsed.get('a')).toBe('1');
+    const fast = await exchange(fetchHandler({ fetch: () => new FastResponse(form) as unknown as Response }, opts), {});
+    const fastType = header(fast, 'content-type')[0]!;
+    expect(fastType).toMatch(/^multipart\/form-data; boundary=/);
+    expect((await new Response(new Uint8Array(fast.body), { headers: { 'content-type': fastType } }).formData()).get('a')).toBe('1');
     const empty = await exchange(fetchHandler({ fetch: () => new Response(null, { status: 204 }) }, opts), {});
     expect(empty.status).toBe(204);
     expect(empty.body.length).toBe(0);
