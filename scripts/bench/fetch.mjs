@@ -2,7 +2,8 @@
 // Fetch handlers: Hono on runfcgi (prefork, threaded) against Hono on @hono/node-server under cluster
 // behind proxy_pass, on three routes; and the fetch hello world against the (req, res) one on runfcgi.
 // Requests/s and app CPU per request (/proc, summed over the app's processes), medians of interleaved rounds.
-//   node scripts/bench/fetch.mjs [--rounds=5] [--seconds=5]     (npm run bench runs it too)
+//   node scripts/bench/fetch.mjs [--rounds=5] [--seconds=5] [--only=hello]     (npm run bench runs it too)
+//   --only=WORD keeps the rows whose name contains WORD.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -81,12 +82,13 @@ async function measurePeer(start, location, routes, seconds) {
 
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
 
-export async function fetchBench({ rounds = 5, seconds = 5, log = console.log } = {}) {
+export async function fetchBench({ rounds = 5, seconds = 5, only, log = console.log } = {}) {
+  const peers = PEERS.filter(([name]) => !only || name.includes(only));
   fs.mkdirSync(WORK, { recursive: true });
   echoScript();
   const runs = new Map();
   for (let round = 1; round <= rounds; round++) {
-    for (const [name, start, location, routes] of PEERS) {
+    for (const [name, start, location, routes] of peers) {
       const result = await measurePeer(start, location, routes, seconds);
       for (const [route, r] of Object.entries(result)) {
         const key = `${name}|${route}`;
@@ -104,7 +106,7 @@ export async function fetchBench({ rounds = 5, seconds = 5, log = console.log } 
     '| app | route | req/s (median) | app CPU us/req (median) | req/s vs node-server | CPU vs node-server | all rounds req/s | errors |',
     '|---|---|---:|---:|---:|---:|---|---:|',
   ];
-  for (const [name, , , routes] of PEERS) {
+  for (const [name, , , routes] of peers) {
     for (const route of routes) {
       const r = get(name, route);
       const peer = name.startsWith('hono') ? get('hono node-server', route) : undefined;
@@ -135,6 +137,7 @@ if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   const rounds = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 5);
   const seconds = Number(args.find((a) => a.startsWith('--seconds='))?.slice(10) ?? 5);
-  const table = await fetchBench({ rounds, seconds });
+  const only = args.find((a) => a.startsWith('--only='))?.slice(7);
+  const table = await fetchBench({ rounds, seconds, only });
   console.log(`\n## Fetch handlers behind nginx (wrk -t1 -c32 -d${seconds}s, 2 app workers, median of ${rounds} interleaved rounds)\n\n${table}`);
 }
