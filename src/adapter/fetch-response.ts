@@ -25,6 +25,8 @@ interface ResponseState {
  * body is written as it is; the web stream made for it is never read.
  */
 const STATE = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+/** Whether a native Response's known body is written whole (with its Content-Length), or streamed. */
+export const READS_NATIVE_BODIES = STATE !== undefined;
 
 function knownBody(response: Response): Body | undefined {
   if (STATE === undefined) return undefined;

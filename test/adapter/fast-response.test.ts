@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FastResponse } from '../../src/adapter/fast-response.js';
 import { fetchHandler } from '../../src/adapter/fetch.js';
+import { READS_NATIVE_BODIES } from '../../src/adapter/fetch-response.js';
 import { exchange, silentLog, type Exchange } from '../helpers/adapter.js';
 
 const NativeResponse = globalThis.Response;
@@ -15,10 +16,13 @@ function reading(ex: Exchange): unknown {
   for (const line of ex.headers) {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).toLowerCase();
-    if (name === 'status') continue;
+    // Where a native Response's body is private (Node 24+), it streams without a length; ours has one.
+    if (name === 'status' || (name === 'content-length' && !READS_NATIVE_BODIES)) continue;
     (headers[name] ??= []).push(line.slice(colon + 1).trim());
   }
-  const joined = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, n === 'set-cookie' ? v : v.join(', ')]));
+  // Repeated lines and one comma-joined line say the same; empty list elements are ignored (RFC 9110 5.6.1).
+  const list = (values: string[]): string => values.join(',').split(',').map((v) => v.trim()).filter((v) => v !== '').join(', ');
+  const joined = Object.fromEntries(Object.entries(headers).map(([n, v]) => [n, n === 'set-cookie' ? v : list(v)]));
   return { status: ex.status, statusLine: ex.headers.find((l) => /^status:/i.test(l)), headers: joined, body: ex.body.toString('hex') };
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FastResponse } from '../../src/adapter/fast-response.js';
 import { fetchHandler, type FetchApp } from '../../src/adapter/fetch.js';
+import { READS_NATIVE_BODIES } from '../../src/adapter/fetch-response.js';
 import { encodeRecord } from '../../src/fcgi/codec.js';
 import { FcgiConnection } from '../../src/fcgi/connection.js';
 import * as C from '../../src/fcgi/constants.js';
@@ -196,7 +197,9 @@ describe('the fetch adapter, response side', () => {
     expect(ex.body.toString()).toBe(text);
     expect(header(ex, 'content-type')).toEqual(type === null ? [] : [type]);
     // A body known whole gets its length, as from Node's own server; a stream does not.
-    expect(header(ex, 'content-length')).toEqual(_name === 'a stream' ? [] : [String(Buffer.byteLength(text))]);
+    // (Node 24 and later keep a native Response's body private: it streams, without a length.)
+    const known = _name.startsWith('FastResponse') || (READS_NATIVE_BODIES && _name !== 'a stream');
+    expect(header(ex, 'content-length')).toEqual(known ? [String(Buffer.byteLength(text))] : []);
   });
 
   it("keeps the app's own Content-Length, once", async () => {
