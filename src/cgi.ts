@@ -57,7 +57,8 @@ export function hasNoBody(params: Record<string, string>): boolean {
   return length === '0';
 }
 
-export function cgiRequest(params: Record<string, string>): CgiRequest {
+/** The request's headers from its params, as Node's `rawHeaders`: name, value, name, value... */
+export function cgiHeaders(params: Record<string, string>): string[] {
   const rawHeaders: string[] = [];
   for (const name in params) {
     let header: string;
@@ -76,6 +77,11 @@ export function cgiRequest(params: Record<string, string>): CgiRequest {
     if (value === '' && !name.startsWith('HTTP_')) continue;
     rawHeaders.push(header, value);
   }
+  return rawHeaders;
+}
+
+export function cgiRequest(params: Record<string, string>): CgiRequest {
+  const rawHeaders = cgiHeaders(params);
   const protocol = params.SERVER_PROTOCOL;
   let major = 1;
   let minor = 1;

@@ -5,3 +5,4 @@ export type { OptionInput as RunOptions, Options, Method, Protocol } from './opt
 export { RunfcgiError, UsageError, AppLoadError, WorkerBootError } from './errors.js';
 export type { FcgiInfo } from './adapter/types.js';
 export type { FetchApp, FetchContext } from './adapter/fetch.js';
+export { FastResponse } from './adapter/fast-response.js';

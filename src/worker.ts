@@ -5,6 +5,7 @@ import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
+import { installFastResponse } from './adapter/fast-response.js';
 import { loadApp, type AppHooks } from './adapter/load.js';
 import { appShutdown, holdGroupSignals, ignoreSignal } from './app-shutdown.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
@@ -208,6 +209,8 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
 
 async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access'], hooks: AppHooks): Promise<RequestHandler> {
   try {
+    // Before the app loads: what it takes of the global Response at load time is ours too.
+    if (init.options.fastresponse) installFastResponse();
     return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -39,6 +39,7 @@ describe('command line', () => {
     [['host=not a host!', 'port=1'], /^runfcgi: host=not a host!: expected an IPv4 or IPv6 address/],
     [['socket=/tmp/' + 'x'.repeat(120)], /^runfcgi: socket=\/tmp\/x+: expected a path of at most 107 bytes/],
     [['debug=perhaps'], /^runfcgi: debug=perhaps: expected true or false/],
+    [['fastresponse=perhaps'], /^runfcgi: fastresponse=perhaps: expected true or false/],
     [['protocol=http'], /^runfcgi: protocol=http: expected fcgi, fastcgi, scgi/],
     [['stray'], /^runfcgi: unexpected word 'stray'/],
     [['--port'], /^runfcgi: port needs a value/],

@@ -112,19 +112,33 @@ function ms(text) {
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
 }
 
-/** wrk against `url`: requests/s, p50 and p99 in ms, errors. */
-export function wrk(url, { connections = 32, seconds = 5 } = {}) {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+/** wrk against `url` (with a Lua `script` if given): requests/s, requests, p50 and p99 in ms, errors. */
+export function wrk(url, { connections = 32, seconds = 5, script } = {}) {
+  const scriptArgs = script ? ['-s', script] : [];
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...scriptArgs, url], { encoding: 'utf8' });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const p99 = ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p50, p99, errors };
+  return { rps, requests, p50, p99, errors };
 }
 
 export function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/** CPU time (user + system) of `pids`, in ms, from /proc (clock ticks of 10 ms). */
+export function cpuMs(pids) {
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    } catch {}
+  }
+  return ms;
 }

@@ -4,12 +4,14 @@
 //   npm run bench                 everything (about 8 minutes)
 //   npm run bench -- --quick      hello world only, 3 s per peer
 //   npm run bench -- --only=runfcgi-prefork,node-http --rounds=5
+//   node scripts/bench/fetch.mjs  fetch handlers alone: Hono on runfcgi against @hono/node-server
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FASTCGI, PROXY, ROOT, WORK, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
+import { fetchBench } from './fetch.mjs';
 import { restartTable, restartUnderLoad } from './restart.mjs';
 import { onDemand } from './ondemand.mjs';
 
@@ -297,6 +299,7 @@ async function idle(method) {
 const helloRows = await hello();
 const sections = [`## Hello world behind nginx (wrk -t1 -c32 -d${SECONDS}s, 1 nginx worker, 2 app workers, median of ${ROUNDS} interleaved rounds)\n\n${helloTable(helloRows)}`];
 if (!quick && !only) {
+  sections.push(`## Fetch handlers behind nginx (wrk -t1 -c32 -d${SECONDS}s, 2 app workers, median of ${ROUNDS} interleaved rounds; \`node scripts/bench/fetch.mjs\` runs this part alone)\n\n${await fetchBench({ rounds: ROUNDS, seconds: SECONDS })}`);
   sections.push(`## ${BULK_MB} MB bodies streamed through nginx (curl, median of ${TRANSFERS} transfers each way in each of ${ROUNDS} interleaved rounds)\n\n${await bulk()}`);
   const fg = await startup(false);
   const bg = await startup(true);

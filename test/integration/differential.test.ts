@@ -145,19 +145,12 @@ describe.runIf(need('nginx'))('what the app sees: runfcgi against Node\'s own se
         .map(([name, value]) => [name, name === 'content-type' ? value.replace('; ', ';') : value]),
     });
     for (const ask of asks) {
-      it(`answers ${ask.method ?? 'GET'} ${ask.path} with the same status, headers (bar Content-Length) and body`, async () => {
+      it(`answers ${ask.method ?? 'GET'} ${ask.path} with the same status, headers (Content-Length included) and body`, async () => {
         const node = await answer(pair.node, ask);
         const ours = await answer(pair.runfcgi, ask);
-        expect(comparable(ours, false)).toEqual(comparable(node, false));
+        expect(comparable(ours, true)).toEqual(comparable(node, true));
       });
     }
-
-    // Known difference, left to the fetch adapter's rewrite (issue 17): a body known whole
-    // (a string, bytes) gets Content-Length from @hono/node-server, none from runfcgi yet.
-    // When this starts passing, turn it into a plain it().
-    it.fails('sends Content-Length for a body known whole, as @hono/node-server does', async () => {
-      for (const ask of asks) expect(comparable(await answer(pair.runfcgi, ask), true)).toEqual(comparable(await answer(pair.node, ask), true));
-    });
 
     it('aborts request.signal at once when the client leaves', async () => {
       const done = (events: { event: string }[]): boolean => events.some((e) => e.event === 'signal abort');
