@@ -28,9 +28,13 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts runfcgi in the foreground with `args`; stop() signals it (SIGINT by default) and waits for the exit. */
-export function start(args: string[], options: SpawnOptions = {}): Started {
-  const child = spawn(process.execPath, [BIN, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/**
+ * Starts runfcgi in the foreground with `args`; stop() signals it (SIGINT by
+ * default) and waits for the exit. `bin`: another copy's launcher (a
+ * project's node_modules/.bin/runfcgi); always on the Node running the tests.
+ */
+export function start(args: string[], options: SpawnOptions = {}, bin = BIN): Started {
+  const child = spawn(process.execPath, [bin, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

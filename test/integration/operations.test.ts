@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { keepLoading, waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
+import { installProject, needNodeForWwwData } from '../helpers/project.js';
 import { FIXTURES, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -151,8 +152,13 @@ describe.runIf(need('nginx'))('operations', () => {
     expect([st.uid, st.gid]).toEqual([33, 33]);
   });
 
-  it.runIf(asRoot && !!which('cgi-fcgi'))('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
-    const s = await boot('user=www-data', 'socketowner=www-data', 'socketmode=0600', 'minspare=2', 'maxspare=2');
+  it.runIf(asRoot && !!which('cgi-fcgi') && needNodeForWwwData())('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
+    // The workers load runfcgi and the app as www-data: from a project it can read, not the checkout.
+    const project = installProject(path.join(dir, 'project'), CONTROL, 'app.mjs');
+    server = start(['app=./app.mjs', `socket=${sock}`, 'umask=000', 'user=www-data', 'socketowner=www-data', 'socketmode=0600', 'minspare=2', 'maxspare=2'], { cwd: project.dir }, project.bin);
+    const s = server;
+    await waitForListen(sock);
+    await waitFor(() => jsonLines(s.output()).filter((l) => l.msg === 'worker ready').length === 2, 30_000, 'two workers ready');
     const workers = jsonLines(s.output()).filter((l) => l.msg === 'worker starting').map((l) => l.pid as number);
     for (const pid of workers) expect(fs.statSync(`/proc/${pid}`).uid).toBe(33);
     expect(fs.statSync(`/proc/${s.child.pid}`).uid).toBe(0);
