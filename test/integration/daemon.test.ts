@@ -238,7 +238,8 @@ describe.runIf(need('nginx'))('the restart script', () => {
     return new Promise((resolve) => {
       const child = spawn('/bin/bash', [path.join(ROOT, 'scripts/restart.sh')], {
         cwd: '/',
-        env: { PROJDIR: d, APP: './app.mjs', RUNFCGI_OPTIONS: 'umask=000', PATH: process.env.PATH },
+        // RUNFCGI: the script's own launcher, on the Node running the tests (the script's PATH has the system's).
+        env: { PROJDIR: d, APP: './app.mjs', RUNFCGI: `${process.execPath} ./node_modules/.bin/runfcgi`, RUNFCGI_OPTIONS: 'umask=000', PATH: process.env.PATH },
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 30_000,
       });

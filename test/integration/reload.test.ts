@@ -47,8 +47,10 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('reload, method=
     const traffic = keepLoading(nginx.url('/'), 8);
     writeApp(app, 'v2');
     server.child.kill('SIGHUP');
-    await waitFor(async () => (await version()) === 'v2', 10_000, 'v2 served');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await version()) === 'v2', 30_000, 'v2 served');
+    // Traffic goes on after the reload: counted in requests, not in time.
+    const served = traffic.result.ok;
+    await waitFor(() => traffic.result.ok >= served + 20, 30_000, '20 more requests after the reload');
     const r = await traffic.stop();
     expect(r.failed).toBe(0);
     expect(r.ok).toBeGreaterThan(50);
@@ -65,6 +67,6 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('reload, method=
     writeApp(app, 'after');
     const later = new Date(Date.now() + 5000);
     fs.utimesSync(touch, later, later);
-    await waitFor(async () => (await version()) === 'after', 10_000, 'the new code');
+    await waitFor(async () => (await version()) === 'after', 30_000, 'the new code');
   });
 });
