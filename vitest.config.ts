@@ -5,8 +5,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // A directory for the run that www-data can reach (test/helpers/project.ts).
     globalSetup: ['test/helpers/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Tests wait for events, each with a generous limit; a busy machine may need several in one test.
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
     pool: 'forks',
     // Integration tests start servers and child processes; two at a time fits 2 cores.
     maxWorkers: 2,
