@@ -11,7 +11,7 @@ export const BIN = path.join(ROOT, 'bin/runfcgi');
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
 
 export function runSync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000, ...options });
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, ...options });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -60,7 +60,7 @@ export function killGroup(pid: number): void {
 }
 
 /** Resolves once something accepts connections at `target` (socket path or port). */
-export async function waitForListen(target: string | number, timeoutMs = 10_000): Promise<void> {
+export async function waitForListen(target: string | number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
