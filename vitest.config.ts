@@ -7,7 +7,7 @@ export default defineConfig({
     globalSetup: ['test/helpers/global-setup.ts'],
     // Tests wait for events, each with a generous limit; a busy machine may need several in one test.
     testTimeout: 180_000,
-    hookTimeout: 120_000,
+    hookTimeout: 180_000,
     pool: 'forks',
     // Integration tests start servers and child processes; two at a time fits 2 cores.
     maxWorkers: 2,

@@ -60,7 +60,7 @@ export function killGroup(pid: number): void {
 }
 
 /** Resolves once something accepts connections at `target` (socket path or port). */
-export async function waitForListen(target: string | number, timeoutMs = 30_000): Promise<void> {
+export async function waitForListen(target: string | number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

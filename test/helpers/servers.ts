@@ -90,6 +90,9 @@ export async function startApache(dir: string, modules: string[], vhost: (port: 
     'LogLevel info',
     `Listen 127.0.0.1:${port}`,
     'ServerName localhost',
+    // Idle keep-alive connections stay open through a test: on a busy machine the default
+    // 5 s can pass between two requests, and fetch would reuse a connection Apache is closing.
+    'KeepAliveTimeout 300',
     // Apache refuses to serve as root: its workers run as www-data, as on Debian.
     asRoot ? 'User www-data\nGroup www-data' : '',
     extra,
@@ -111,6 +114,8 @@ export async function startLighttpd(dir: string, config: string, name = 'lighttp
     `server.port = ${port}`,
     `server.pid-file = "${prefix}/lighttpd.pid"`,
     `server.errorlog = "${prefix}/error.log"`,
+    // As for Apache: no closing of idle keep-alive connections (default 5 s) in the middle of a test.
+    'server.max-keep-alive-idle = 300',
     asRoot ? 'server.username = "www-data"\nserver.groupname = "www-data"' : '',
     config,
   ].join('\n'));
