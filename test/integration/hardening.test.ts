@@ -298,7 +298,7 @@ describe.runIf(need('nginx'))('nothing lost through nginx', () => {
     // nginx keeps idle connections to the workers; once it has closed them, nothing may be left.
     await nginx.stop();
     const released = (): boolean => workerPids(server).every((pid) => fdCount(pid) <= (before.get(pid) ?? Infinity) + 2);
-    await waitFor(released, 30_000, 'descriptors released').catch((error: Error) => {
+    await waitFor(released, 60_000, 'descriptors released').catch((error: Error) => {
       const open = workerPids(server).map((pid) => `${pid} (${before.get(pid)} before): ${fs.readdirSync(`/proc/${pid}/fd`).map((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`)).join(' ')}`);
       throw new Error(`${error.message}\n${open.join('\n')}`);
     });
