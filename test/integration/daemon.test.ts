@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { keepLoading, waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
@@ -178,7 +178,11 @@ describe('pidfile', () => {
 
   it('replaces a stale pidfile: a dead pid, or a pid now used by another program', async () => {
     const d = dir();
-    for (const stale of ['999999', String(process.pid)]) {
+    // Another program: sleep, not this test's own process, whose command line names the
+    // checkout's path (a clone in a folder called runfcgi looks like runfcgi to the check).
+    const other = spawn('sleep', ['300'], { stdio: 'ignore' });
+    onTestFinished(() => void other.kill());
+    for (const stale of ['999999', String(other.pid)]) {
       fs.writeFileSync(`${d}/app.pid`, `${stale}\n`);
       expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`, `errlog=${d}/err.log`]).code).toBe(0);
       const pid = readPid(`${d}/app.pid`);

@@ -82,7 +82,8 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
   }
 
   it(method === 'prefork' ? 'runs a master plus worker processes with recognisable titles' : 'runs as one OS process', async () => {
-    const s = await boot('minspare=2', 'maxspare=2');
+    // maxchildren=2 here and below: on a busy machine every event loop lags, and the pool would grow.
+    const s = await boot('minspare=2', 'maxspare=2', 'maxchildren=2');
     await waitFor(() => lines(s, 'worker ready').length === 2, 30_000, 'two workers');
     const pid = s.child.pid!;
     if (method === 'prefork') {
@@ -164,7 +165,7 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
 
   // A thread cannot be SIGKILLed on its own: this one is for worker processes.
   if (method === 'prefork') it.runIf(hasNginx)('a worker SIGKILLed under load loses only what it had in hand; a replacement takes over', async () => {
-    const s = await boot('minspare=2', 'maxspare=2');
+    const s = await boot('minspare=2', 'maxspare=2', 'maxchildren=2');
     await waitFor(() => lines(s, 'worker ready').length === 2, 30_000, 'two workers');
     const loading = keepLoading(nginx.url('/slow?ms=20'), 8);
     // Counted in requests, not in time: 25 answered before the kill, 25 more once the replacement is ready.
