@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { nodeHandler } from '../../src/adapter/node.js';
 import { handlerFor } from '../../src/adapter/load.js';
 import { exchange, header, silentLog } from '../helpers/adapter.js';
+import { waitFor } from '../helpers/load.js';
 
 const opts = { debug: false, log: silentLog };
 
@@ -164,7 +165,7 @@ describe('Node (req, res) adapter', () => {
     }, opts), {}, '', 50);
     const { encodeRecord } = await import('../../src/fcgi/codec.js');
     socket.push(encodeRecord(2, 1));
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => closed, 30_000, "the response's close event");
     expect(closed).toBe(true);
     expect(socket.records().filter((r) => r.type === 3)).toHaveLength(1);
   });

@@ -21,8 +21,8 @@ export function header(ex: Exchange, name: string): string[] {
   return ex.headers.filter((l) => l.toLowerCase().startsWith(prefix)).map((l) => l.slice(prefix.length).trim());
 }
 
-/** Sends one request through `handler` and waits until END_REQUEST (or `waitMs`). */
-export async function exchange(handler: RequestHandler, params: Record<string, string>, body: Buffer | string = '', waitMs = 2000): Promise<Exchange> {
+/** Sends one request through `handler` and waits until END_REQUEST (or `waitMs`: generous, for a busy machine). */
+export async function exchange(handler: RequestHandler, params: Record<string, string>, body: Buffer | string = '', waitMs = 30_000): Promise<Exchange> {
   const socket = new MemorySocket();
   const connection = new FcgiConnection(socket);
   connection.on('request', handler);

@@ -48,3 +48,15 @@ export function parseCgi(response: Buffer): { status: number; headers: string[];
     body: response.subarray(end + 4),
   };
 }
+
+/** The content of the STDOUT records of request `id` in raw records as a web server receives them. */
+export function stdoutOf(records: Buffer, id = 1): Buffer {
+  const parts: Buffer[] = [];
+  // A record: version, type, request id (2), content length (2), padding length, reserved; then content and padding.
+  for (let o = 0; o + 8 <= records.length; ) {
+    const length = records.readUInt16BE(o + 4);
+    if (records[o + 1] === C.FCGI_STDOUT && records.readUInt16BE(o + 2) === id) parts.push(records.subarray(o + 8, o + 8 + length));
+    o += 8 + length + records[o + 6]!;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,6 +1,7 @@
 // Small load generator and waiting helpers for integration tests (bounded in count and time).
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+/** Polls `condition` until true; the limit is generous by default, as the machine may be busy. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -44,8 +45,11 @@ export async function load(url: string, total: number, concurrency: number): Pro
   return result;
 }
 
-/** Keeps sending requests until stopped; for "while something happens" tests. */
-export function keepLoading(url: string, concurrency: number): { stop(): Promise<LoadResult> } {
+/**
+ * Keeps sending requests until stopped; for "while something happens" tests.
+ * `result` counts so far: wait on it (waitFor) rather than on the clock.
+ */
+export function keepLoading(url: string, concurrency: number): { result: LoadResult; stop(): Promise<LoadResult> } {
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   let running = true;
   const lane = async (): Promise<void> => {
@@ -53,6 +57,7 @@ export function keepLoading(url: string, concurrency: number): { stop(): Promise
   };
   const lanes = Promise.all(Array.from({ length: concurrency }, lane));
   return {
+    result,
     async stop() {
       running = false;
       await lanes;

@@ -11,7 +11,7 @@ export const BIN = path.join(ROOT, 'bin/runfcgi');
 export const FIXTURES = path.join(ROOT, 'test/fixtures');
 
 export function runSync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000, ...options });
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000, ...options });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -28,9 +28,13 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts runfcgi in the foreground with `args`; stop() signals it (SIGINT by default) and waits for the exit. */
-export function start(args: string[], options: SpawnOptions = {}): Started {
-  const child = spawn(process.execPath, [BIN, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/**
+ * Starts runfcgi in the foreground with `args`; stop() signals it (SIGINT by
+ * default) and waits for the exit. `bin`: another copy's launcher (a
+ * project's node_modules/.bin/runfcgi); always on the Node running the tests.
+ */
+export function start(args: string[], options: SpawnOptions = {}, bin = BIN): Started {
+  const child = spawn(process.execPath, [bin, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -56,7 +60,7 @@ export function killGroup(pid: number): void {
 }
 
 /** Resolves once something accepts connections at `target` (socket path or port). */
-export async function waitForListen(target: string | number, timeoutMs = 10_000): Promise<void> {
+export async function waitForListen(target: string | number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { installProject, type Project } from './project.js';
 import { ROOT, freePort, killGroup, waitForListen, which } from './run.js';
 
 export const EXAMPLES = path.join(ROOT, 'examples');
@@ -17,21 +18,17 @@ export function recipe(file: string, home: string, port?: number): string {
 
 /**
  * The directory tree of the recipes: HOME/myproject (app.js, node_modules
- * with runfcgi in it), HOME/public_html, HOME/media. Readable by the web
- * server's user.
+ * with the packed runfcgi in it), HOME/public_html, HOME/media. Readable by
+ * the web server's user (www-data as root), wherever the checkout is.
  */
-export function layout(home: string, app: string): void {
-  const project = path.join(home, 'myproject');
-  fs.mkdirSync(path.join(project, 'node_modules/.bin'), { recursive: true });
-  fs.copyFileSync(app, path.join(project, 'app.js'));
-  fs.writeFileSync(path.join(project, 'package.json'), '{ "type": "module" }\n');
-  fs.symlinkSync(ROOT, path.join(project, 'node_modules/runfcgi'));
-  fs.symlinkSync(path.join(ROOT, 'bin/runfcgi'), path.join(project, 'node_modules/.bin/runfcgi'));
+export function layout(home: string, app: string): Project {
+  const project = installProject(path.join(home, 'myproject'), app);
   fs.mkdirSync(path.join(home, 'public_html'));
   fs.mkdirSync(path.join(home, 'media'));
   fs.writeFileSync(path.join(home, 'media/style.css'), 'body { color: teal }\n');
   fs.writeFileSync(path.join(home, 'media/favicon.ico'), 'icon');
-  for (const d of [home, project, path.join(home, 'public_html'), path.join(home, 'media')]) fs.chmodSync(d, 0o777);
+  for (const d of [home, project.dir, path.join(home, 'public_html'), path.join(home, 'media')]) fs.chmodSync(d, 0o777);
+  return project;
 }
 
 export interface WebServer {
@@ -43,7 +40,9 @@ export interface WebServer {
 
 function run(binary: string, args: string[], port: number, logFile: string, stopSignal: NodeJS.Signals): Promise<WebServer> {
   // Its own process group: stop() can end its children too, whatever became of the parent.
-  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // The Node running the tests first on PATH: what the server spawns (#!/usr/bin/env node) runs on it.
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -91,6 +90,9 @@ export async function startApache(dir: string, modules: string[], vhost: (port: 
     'LogLevel info',
     `Listen 127.0.0.1:${port}`,
     'ServerName localhost',
+    // Idle keep-alive connections stay open through a test: on a busy machine the default
+    // 5 s can pass between two requests, and fetch would reuse a connection Apache is closing.
+    'KeepAliveTimeout 300',
     // Apache refuses to serve as root: its workers run as www-data, as on Debian.
     asRoot ? 'User www-data\nGroup www-data' : '',
     extra,
@@ -112,6 +114,8 @@ export async function startLighttpd(dir: string, config: string, name = 'lighttp
     `server.port = ${port}`,
     `server.pid-file = "${prefix}/lighttpd.pid"`,
     `server.errorlog = "${prefix}/error.log"`,
+    // As for Apache: no closing of idle keep-alive connections (default 5 s) in the middle of a test.
+    'server.max-keep-alive-idle = 300',
     asRoot ? 'server.username = "www-data"\nserver.groupname = "www-data"' : '',
     config,
   ].join('\n'));

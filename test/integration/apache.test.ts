@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keepLoading, waitFor } from '../helpers/load.js';
+import { needNodeForWwwData } from '../helpers/project.js';
 import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 import { layout, recipe, startApache, type WebServer } from '../helpers/servers.js';
 
@@ -88,7 +89,7 @@ async function sharedHosting(home: string, launcher: string): Promise<WebServer>
 </VirtualHost>`, `FcgidIPCDir ${fcgid}\nFcgidProcessTableFile ${fcgid}/shm\nFcgidInitialEnv PATH ${path.dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`);
 }
 
-describe.runIf(hasApache && need('apache2'))('shared hosting: Apache mod_fcgid spawns runfcgi (scenario 5)', () => {
+describe.runIf(hasApache && needNodeForWwwData())('shared hosting: Apache mod_fcgid spawns runfcgi (scenario 5)', () => {
   for (const launcher of ['shared-hosting/mysite.fcgi', 'shared-hosting/mysite-js.fcgi']) {
     describe(`with ${path.basename(launcher)}`, () => {
       let home: string;

@@ -1,10 +1,10 @@
 // daemonize and the pidfile: a start that returns once serving, a relaunch that always works (the restart script: restart.test.ts).
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { waitFor } from '../helpers/load.js';
 import { children, readPid, running } from '../helpers/processes.js';
@@ -51,7 +51,7 @@ afterEach(async () => {
     try {
       const pid = readPid(file);
       process.kill(pid, 'SIGQUIT');
-      await waitFor(() => !running(pid), 10_000, `pid ${pid} gone`);
+      await waitFor(() => !running(pid), 30_000, `pid ${pid} gone`);
     } catch {
       // not running
     }
@@ -155,16 +155,20 @@ describe('pidfile', () => {
     expect(readPid(`${d}/app.pid`)).toBe(pid);
   });
 
-  it('replaces a stale pidfile: a dead pid, or a pid now used by another program', () => {
+  it('replaces a stale pidfile: a dead pid, or a pid now used by another program', async () => {
     const d = dir();
-    for (const stale of ['999999', String(process.pid)]) {
+    // Another program: sleep, not this test's own process, whose command line names the
+    // checkout's path (a clone in a folder called runfcgi looks like runfcgi to the check).
+    const other = spawn('sleep', ['300'], { stdio: 'ignore' });
+    onTestFinished(() => void other.kill());
+    for (const stale of ['999999', String(other.pid)]) {
       fs.writeFileSync(`${d}/app.pid`, `${stale}\n`);
       expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`, `errlog=${d}/err.log`]).code).toBe(0);
       const pid = readPid(`${d}/app.pid`);
       expect(pid).not.toBe(Number(stale));
       expect(fs.readFileSync(`${d}/err.log`, 'utf8')).toContain('stale pidfile');
       process.kill(pid, 'SIGQUIT');
-      spawnSync('sleep', ['0.5']);
+      await waitFor(() => !running(pid), 30_000, `pid ${pid} gone`);
     }
   });
 
@@ -173,7 +177,7 @@ describe('pidfile', () => {
     expect(daemon([`socket=${d}/a.sock`, `pidfile=${d}/app.pid`]).code).toBe(0);
     const pid = readPid(`${d}/app.pid`);
     process.kill(pid, 'SIGTERM');
-    await waitFor(() => !running(pid), 10_000, 'stopped');
+    await waitFor(() => !running(pid), 30_000, 'stopped');
     expect(fs.existsSync(`${d}/app.pid`)).toBe(false);
     expect(fs.existsSync(`${d}/a.sock`)).toBe(false);
   });
@@ -185,7 +189,7 @@ describe('pidfile', () => {
     const pid = readPid(`${d}/app.pid`);
     const workers = children(pid);
     process.kill(pid, 'SIGKILL');
-    await waitFor(() => workers.every((w) => !running(w)), 2000, 'workers gone');
+    await waitFor(() => workers.every((w) => !running(w)), 30_000, 'workers gone');
     const r = daemon([...where, `pidfile=${d}/app.pid`, `app=${CONTROL}`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecord } from '../../src/fcgi/codec.js';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { begin, params, request } from '../helpers/fcgi-records.js';
+import { begin, params, parseCgi, request, stdoutOf } from '../helpers/fcgi-records.js';
 import { waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
@@ -43,8 +43,8 @@ async function settledFdCounts(pids: number[]): Promise<Map<number, number>> {
 }
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-/** Sends bytes on a new connection and resolves once the server has closed it (or after waitMs). */
-function send(sock: string, bytes: Buffer, waitMs = 2000): Promise<Buffer> {
+/** Sends bytes on a new connection and resolves once the server has closed it (or after waitMs: generous, for a busy machine). */
+function send(sock: string, bytes: Buffer, waitMs = 30_000): Promise<Buffer> {
   return new Promise((resolve) => {
     const out: Buffer[] = [];
     const c = net.connect(sock, () => c.end(bytes));
@@ -90,7 +90,8 @@ describe('hardening', () => {
   }
 
   it('survives a fuzz run of random and mutated record streams without leaking memory or descriptors, then answers', async () => {
-    const s = await boot();
+    // maxchildren=1: on a busy machine the pool would add a worker for the saturated one; here the one must survive alone.
+    const s = await boot('maxchildren=1');
     const valid = request(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/', CONTENT_LENGTH: '5' }, 'hello', false);
     expect((await send(sock, valid)).toString('latin1')).toContain('hello');
     const [worker] = workerPids(s);
@@ -119,7 +120,7 @@ describe('hardening', () => {
     expect(s.child.exitCode).toBe(null);
     expect(workerPids(s)).toEqual([worker]);
     expect((await send(sock, valid)).toString('latin1')).toContain('hello');
-    await waitFor(() => fdCount(worker!) <= fdsBefore + 2, 10_000, `descriptors back near ${fdsBefore}`);
+    await waitFor(() => fdCount(worker!) <= fdsBefore + 2, 30_000, `descriptors back near ${fdsBefore}`);
     expect(rssMb(worker!) - rssBefore).toBeLessThan(60);
   });
 
@@ -149,7 +150,8 @@ describe('hardening', () => {
     // While they hold their connections, others are answered.
     for (let i = 0; i < 5; i++) expect((await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '2' }, 'ok', false))).toString('latin1')).toContain('ok');
     const ended = await Promise.all(held);
-    for (const e of ended) expect(e.ms).toBeLessThan(5000);
+    // Ended by readtimeout=1, well before the test's own limit would end them (loose: the machine may be busy).
+    for (const e of ended) expect(e.ms).toBeLessThan(20_000);
     expect(ended.filter((e) => e.reply.includes('Status: 408')).length).toBe(10);
     expect(s.output().match(/stopped sending in the middle of a request/g)?.length).toBe(30);
   });
@@ -158,21 +160,23 @@ describe('hardening', () => {
     // detached: its own process group, as a terminal's foreground job is.
     server = start([`app=${ECHO}`, `socket=${sock}`, 'umask=000', 'minspare=1', 'maxspare=1'], { detached: true });
     await waitForListen(sock);
-    const whole = request(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/whole', CONTENT_LENGTH: '100' }, 'y'.repeat(100), false);
+    // The app echoes the body as it comes: once the first part is back, the request is in a worker's hands.
+    const head = Buffer.concat([begin(1, 1, false), params(1, { REQUEST_METHOD: 'POST', REQUEST_URI: '/echo', CONTENT_LENGTH: '100' })]);
     const c = net.connect(sock);
     const out: Buffer[] = [];
     c.on('data', (d: Buffer) => out.push(d));
     const closed = new Promise((r) => c.on('close', r));
-    c.write(whole.subarray(0, whole.length - 60));
-    await new Promise((r) => setTimeout(r, 200));
-    process.kill(-server.child.pid!, 'SIGINT');
-    await new Promise((r) => setTimeout(r, 1500));
-    c.write(whole.subarray(whole.length - 60));
+    c.write(Buffer.concat([head, encodeRecord(5, 1, Buffer.from('y'.repeat(40)))]));
+    await waitFor(() => stdoutOf(Buffer.concat(out)).includes('y'.repeat(40)), 30_000, 'the first part echoed');
+    const s = server;
+    process.kill(-s.child.pid!, 'SIGINT');
+    await waitFor(() => s.output().includes('"msg":"stopping gracefully"'), 30_000, 'the master to begin its graceful stop');
+    c.write(Buffer.concat([encodeRecord(5, 1, Buffer.from('y'.repeat(60))), encodeRecord(5, 1)]));
     await closed;
-    expect(Buffer.concat(out).toString('latin1')).toContain(`100 ${createHash('sha256').update('y'.repeat(100)).digest('hex')}`);
+    expect(parseCgi(stdoutOf(Buffer.concat(out))).body.toString()).toBe('y'.repeat(100));
     // The group's Ctrl+C stops the master once that request is done (another SIGINT would stop it at once).
     const child = server.child;
-    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000, 'the master to exit');
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 30_000, 'the master to exit');
     expect(child.exitCode).toBe(0);
     server = undefined;
   });
@@ -185,9 +189,9 @@ describe('hardening', () => {
     })));
     await new Promise((r) => setTimeout(r, 100));
     expect((await send(sock, request(1, { REQUEST_URI: '/' }, '', false), 1000)).length).toBe(0);
-    await waitFor(() => s.output().includes('maxconns reached'), 5000, 'the log line');
+    await waitFor(() => s.output().includes('maxconns reached'), 30_000, 'the log line');
     for (const c of held) c.destroy();
-    await waitFor(async () => (await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1' }, 'x', false))).toString('latin1').includes('x'), 5000, 'served again');
+    await waitFor(async () => (await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1' }, 'x', false))).toString('latin1').includes('x'), 30_000, 'served again');
   });
 
   it('idletimeout= closes a connection that stays idle', async () => {
@@ -197,13 +201,14 @@ describe('hardening', () => {
     const t0 = Date.now();
     await new Promise((r) => c.once('close', r));
     expect(Date.now() - t0).toBeGreaterThan(800);
-    expect(Date.now() - t0).toBeLessThan(6000);
+    // Closed by idletimeout=1, not by the end of the test (loose: the machine may be busy).
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('an app that writes after ending its response loses nothing: logged, no worker lost', async () => {
     const s = await boot();
     for (let i = 0; i < 3; i++) expect((await cgiFcgi(sock, { REQUEST_URI: '/after-end' })).body.toString()).toBe('done\n');
-    await waitFor(() => s.output().includes('the app used the response after it ended'), 5000, 'the log line');
+    await waitFor(() => s.output().includes('the app used the response after it ended'), 30_000, 'the log line');
     expect(s.output()).not.toContain('worker died');
   });
 
@@ -217,7 +222,7 @@ describe('hardening', () => {
     const piddir = path.join(dir, 'run');
     fs.mkdirSync(piddir);
     const s = await boot(`pidfile=${piddir}/app.pid`);
-    await waitFor(() => fs.existsSync(`${piddir}/app.pid`), 5000, 'the pidfile');
+    await waitFor(() => fs.existsSync(`${piddir}/app.pid`), 30_000, 'the pidfile');
     fs.rmSync(piddir, { recursive: true });
     expect(await s.stop()).toBe(0);
     server = undefined;
@@ -293,7 +298,7 @@ describe.runIf(need('nginx'))('nothing lost through nginx', () => {
     // nginx keeps idle connections to the workers; once it has closed them, nothing may be left.
     await nginx.stop();
     const released = (): boolean => workerPids(server).every((pid) => fdCount(pid) <= (before.get(pid) ?? Infinity) + 2);
-    await waitFor(released, 15_000, 'descriptors released').catch((error: Error) => {
+    await waitFor(released, 60_000, 'descriptors released').catch((error: Error) => {
       const open = workerPids(server).map((pid) => `${pid} (${before.get(pid)} before): ${fs.readdirSync(`/proc/${pid}/fd`).map((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`)).join(' ')}`);
       throw new Error(`${error.message}\n${open.join('\n')}`);
     });

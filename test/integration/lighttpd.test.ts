@@ -7,6 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
+import { needNodeForWwwData } from '../helpers/project.js';
 import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 import { layout, recipe, startLighttpd, type WebServer } from '../helpers/servers.js';
 
@@ -79,7 +80,7 @@ describe.runIf(need('lighttpd'))('lighttpd', () => {
     });
   });
 
-  describe('spawning runfcgi itself (bin-path, max-procs) with the socket on fd 0', () => {
+  describe.runIf(needNodeForWwwData())('spawning runfcgi itself (bin-path, max-procs) with the socket on fd 0', () => {
     let home: string;
     let lighttpd: WebServer;
 

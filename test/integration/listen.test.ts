@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { request } from '../helpers/fcgi-records.js';
+import { waitFor } from '../helpers/load.js';
 import { need, runSync, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
 const started: Started[] = [];
@@ -103,13 +104,7 @@ describe('listening', () => {
     const { port } = probe.address() as net.AddressInfo;
     await new Promise((r) => probe.close(r));
     run(['host=::1', `port=${port}`]);
-    await new Promise((r) => setTimeout(r, 100));
-    for (let i = 0; i < 100; i++) {
-      const r = await cgiFcgi(`[::1]:${port}`, { REQUEST_URI: '/' }).catch(() => undefined);
-      if (r?.status === 200) return;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    throw new Error('no answer on [::1]');
+    await waitFor(async () => (await cgiFcgi(`[::1]:${port}`, { REQUEST_URI: '/' }).catch(() => undefined))?.status === 200, 30_000, 'an answer on [::1]');
   });
 
   it.runIf(need('spawn-fcgi'))('serves on the listening socket spawn-fcgi hands it on fd 0', async () => {
@@ -139,7 +134,7 @@ describe('listening', () => {
     const answer = await cgiFcgi(sock, { REQUEST_URI: '/still-here' });
     expect(answer.status).toBe(200);
     truncated.end();
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => /ended inside a record/.test(s.output()), 30_000, 'the truncated connection in the log');
     expect(s.output()).toMatch(/unsupported version 71.*closing connection after malformed input/);
     expect(s.output()).toMatch(/ended inside a record/);
     expect(s.child.exitCode).toBe(null);

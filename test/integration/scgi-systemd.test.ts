@@ -85,7 +85,7 @@ describe('protocol=scgi', () => {
     const bad = net.connect(sock);
     bad.write('xyz:');
     await new Promise((r) => bad.once('close', r));
-    await waitFor(() => server.output().includes('bad netstring length'), 5000, 'the log line');
+    await waitFor(() => server.output().includes('bad netstring length'), 30_000, 'the log line');
     const res = await new Promise<string>((resolve) => {
       const c = net.connect(sock, () => c.write('52:CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_URI\x00/\x00,'.replace('52', String('CONTENT_LENGTH\x000\x00SCGI\x001\x00REQUEST_METHOD\x00GET\x00REQUEST_URI\x00/\x00'.length))));
       let out = '';
@@ -120,7 +120,7 @@ describe('FCGI_WEB_SERVER_ADDRS', () => {
     await waitForListen(port);
     expect(await getFrom(port, '127.0.0.2')).toContain('home');
     expect(await getFrom(port, '127.0.0.1')).toBe('');
-    await waitFor(() => /"remote":"127\.0\.0\.1".*connection refused: not in FCGI_WEB_SERVER_ADDRS/.test(server!.output()), 5000, 'log line');
+    await waitFor(() => /"remote":"127\.0\.0\.1".*connection refused: not in FCGI_WEB_SERVER_ADDRS/.test(server!.output()), 30_000, 'log line');
   });
 
   it('refuses to start with a bad list, naming the bad entry (exit 2)', () => {
@@ -142,7 +142,7 @@ describe.runIf(need('systemd-socket-activate'))('systemd socket activation (LIST
       // systemd-socket-activate starts runfcgi on the first connection, as systemd does.
       const r = await cgiFcgi(sock, { REQUEST_URI: '/hello?via=systemd' });
       expect(JSON.parse(r.body.toString())).toMatchObject({ url: '/hello?via=systemd' });
-      await waitFor(() => output.includes('"address":"fd 3 (systemd)"'), 5000, 'the systemd address in the log');
+      await waitFor(() => output.includes('"address":"fd 3 (systemd)"'), 30_000, 'the systemd address in the log');
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
