@@ -144,7 +144,10 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
   }
   // As Node's server does for a body it has whole: the length, unless the app gave one.
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : undefined;
-  if (length !== undefined && !text.includes('\r\ncontent-length:')) text += `content-length: ${length}\r\n`;
+  const sized = text.includes('\r\ncontent-length:');
+  if (length !== undefined && !sized) text += `content-length: ${length}\r\n`;
+  // A stream may hold a known body (a native Response's on Node 24+, where its source is private).
+  if (body instanceof ReadableStream && !sized) return sendReady(fcgi, sink, text, body.getReader(), head, access, status);
   text += '\r\n';
   if (head || body === null) {
     discard(body);
@@ -166,7 +169,7 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
       finish(fcgi, access, status);
     });
   }
-  return stream(fcgi, sink, body, access, status);
+  return streamBody(fcgi, sink, body, access, status);
 }
 
 /** A body that will not be sent (HEAD): its producer is told to stop. */
@@ -182,26 +185,103 @@ function finish(fcgi: GatewayRequest, access: AdapterOptions['access'], status: 
   return undefined;
 }
 
+type Read = ReadableStreamReadResult<Uint8Array>;
+
+/** At most this much of a stream is read ahead to learn whether it is all there. */
+const READY_BYTES = 64 * 1024;
+
+/**
+ * Reads what `reader` has ready in this turn of the event loop. When that is
+ * the whole body, it is known whole: it gets its Content-Length, as from
+ * Node's own server (and @hono/node-server). A body still being produced
+ * (server-sent events) is not held back: its head leaves without a length,
+ * and the read in progress is handed on.
+ */
+async function readReady(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<{ chunks: Uint8Array[]; bytes: number; pending: Promise<Read> | null }> {
+  const turn = new Promise<undefined>((resolve) => setImmediate(resolve, undefined));
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  while (bytes <= READY_BYTES) {
+    const read = reader.read();
+    const result = await Promise.race([read, turn]);
+    if (result === undefined) return { chunks, bytes, pending: read };
+    if (result.done) return { chunks, bytes, pending: null };
+    chunks.push(result.value);
+    bytes += result.value.byteLength;
+  }
+  return { chunks, bytes, pending: reader.read() };
+}
+
+async function sendReady(
+  fcgi: GatewayRequest,
+  sink: FetchSink,
+  text: string,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  head: boolean,
+  access: AdapterOptions['access'],
+  status: number,
+): Promise<void> {
+  let ready: Awaited<ReturnType<typeof readReady>>;
+  try {
+    ready = await readReady(reader);
+  } catch (error) {
+    fcgi.fail();
+    throw error;
+  }
+  if (ready.pending === null) text += `content-length: ${ready.bytes}\r\n`;
+  fcgi.write(`${text}\r\n`, 'latin1');
+  if (head || fcgi.ended) {
+    if (ready.pending !== null) void reader.cancel().catch(() => {});
+    finish(fcgi, access, status);
+    return;
+  }
+  for (const chunk of ready.chunks) fcgi.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  if (ready.pending === null) {
+    finish(fcgi, access, status);
+    return;
+  }
+  let first: Promise<Read> | null = ready.pending;
+  await stream(fcgi, sink, () => {
+    const next = first ?? reader.read();
+    first = null;
+    return next;
+  }, () => reader.cancel(), access, status);
+}
+
 /** Copies a streamed body, waiting for drain whenever the connection's buffer is full. */
-async function stream(
+function streamBody(
   fcgi: GatewayRequest,
   sink: FetchSink,
   body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   access: AdapterOptions['access'],
   status: number,
 ): Promise<void> {
-  const reader = body instanceof ReadableStream ? body.getReader() : null;
-  const iterator = reader === null ? (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]() : null;
+  if (body instanceof ReadableStream) {
+    const reader = body.getReader();
+    return stream(fcgi, sink, () => reader.read(), () => reader.cancel(), access, status);
+  }
+  const iterator = body[Symbol.asyncIterator]();
+  return stream(fcgi, sink, () => iterator.next(), async () => void (await iterator.return?.()), access, status);
+}
+
+async function stream(
+  fcgi: GatewayRequest,
+  sink: FetchSink,
+  next: () => Promise<IteratorResult<Uint8Array | string, unknown> | Read>,
+  cancel: () => Promise<unknown>,
+  access: AdapterOptions['access'],
+  status: number,
+): Promise<void> {
   try {
     for (;;) {
-      const { done, value } = reader !== null ? await reader.read() : await iterator!.next();
+      const { done, value } = await next();
       if (done) break;
       if (fcgi.ended) {
         // The web server went away: stop producing.
-        await (reader !== null ? reader.cancel() : iterator!.return?.());
+        await cancel();
         return;
       }
-      const chunk = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const chunk = typeof value === 'string' ? Buffer.from(value) : Buffer.from(value!.buffer, value!.byteOffset, value!.byteLength);
       if (!fcgi.write(chunk)) await sink.waitForDrain();
     }
   } catch (error) {
