@@ -1,4 +1,4 @@
-// Framework production builds (Next.js, SvelteKit, React Router, Astro, NestJS) under runfcgi behind the real nginx, answer for answer
+// Framework production builds (Next.js, SvelteKit, React Router, Astro, NestJS, Nuxt) under runfcgi behind the real nginx, answer for answer
 // against the framework's own server behind nginx's proxy_pass: one nginx, the backend chosen per request.
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -126,6 +126,34 @@ const frameworks: FrameworkApp[] = [
     form: (get) => get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee', email: 'ann@example.org' }) }),
   },
 ];
+
+/**
+ * Nuxt 4 builds only on Node 22.19 or later (its build tools use
+ * Set.prototype.difference): on an older Node the Nuxt tests are not declared,
+ * and the run says so once (CI runs this file on Node 20 and on Node 26).
+ */
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major > 22 || (major === 22 && minor >= 19)) {
+  frameworks.push({
+    name: 'Nuxt 4 (Nitro node-listener)',
+    fixture: 'nuxt',
+    // The build is a (req, res) listener (the recipe's preset), with no server of its own: its
+    // "own server" is the one Nitro's node-server preset makes of it, Node's http.createServer.
+    own: () => ({
+      args: ['--input-type=module', '-e', "import http from 'node:http'; import { listener } from './.output/server/index.mjs'; http.createServer(listener).listen(Number(process.env.PORT), process.env.HOST);"],
+      env: {},
+    }),
+    runfcgi: ({ dir }) => [`app=${dir}`],
+    found: /serving the named export handler in the build entry \.output\/server\/index\.mjs/,
+    asset: /\/_nuxt\/[\w.-]+\.js/,
+    scheme: 'request',
+    // A server route reading the form with readBody.
+    form: (get, origin) =>
+      get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
+  });
+} else {
+  console.warn(`Nuxt 4 is not tested on Node ${process.versions.node}: its build needs Node 22.19 or later (CI runs this file on Node 26 too).`);
+}
 
 /** Headers the two may differ in without the app seeing a difference: the connection's own, and the clock. */
 const IGNORED = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'server']);
