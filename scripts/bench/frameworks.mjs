@@ -83,11 +83,17 @@ export async function frameworks({ port, rounds, seconds, only }) {
     const env = { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1', ...fw.env?.(origin) };
     const runs = { runfcgi: [], own: [] };
     for (let round = 1; round <= rounds; round++) {
-      fs.rmSync(SOCK, { force: true });
-      const ours = startProcess(process.execPath, [BIN, ...fw.app(dir, origin), `socket=${SOCK}`, 'method=prefork', 'minspare=1', 'maxspare=1', 'maxchildren=1', 'daemonize=false', 'umask=000'], { cwd: dir, env });
-      runs.runfcgi.push(await measure(ours, `server unix:${SOCK};`, FASTCGI, port, seconds));
-      const own = startProcess(process.execPath, fw.own(dir), { cwd: dir, env: { ...env, PORT: String(OWN_PORT), HOST: '127.0.0.1' } });
-      runs.own.push(await measure(own, `server 127.0.0.1:${OWN_PORT};`, `${PROXY} proxy_set_header Host $http_host;`, port, seconds));
+      const ours = async () => {
+        fs.rmSync(SOCK, { force: true });
+        const server = startProcess(process.execPath, [BIN, ...fw.app(dir, origin), `socket=${SOCK}`, 'method=prefork', 'minspare=1', 'maxspare=1', 'maxchildren=1', 'daemonize=false', 'umask=000'], { cwd: dir, env });
+        runs.runfcgi.push(await measure(server, `server unix:${SOCK};`, FASTCGI, port, seconds));
+      };
+      const own = async () => {
+        const server = startProcess(process.execPath, fw.own(dir), { cwd: dir, env: { ...env, PORT: String(OWN_PORT), HOST: '127.0.0.1' } });
+        runs.own.push(await measure(server, `server 127.0.0.1:${OWN_PORT};`, `${PROXY} proxy_set_header Host $http_host;`, port, seconds));
+      };
+      // Each goes first in every other round: a machine getting busier or quieter favours neither.
+      for (const one of round % 2 === 1 ? [ours, own] : [own, ours]) await one();
       const line = (r) => `${r.rps.toFixed(0).padStart(6)} req/s ${r.cpuPerRequest.toFixed(2)} ms CPU/req${r.errors ? ` ${r.errors} errors` : ''}`;
       console.log(`round ${round} ${fw.name.padEnd(16)} runfcgi ${line(runs.runfcgi.at(-1))}   own ${line(runs.own.at(-1))}`);
     }
