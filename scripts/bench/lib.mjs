@@ -44,6 +44,18 @@ export function tree(root) {
   return out;
 }
 
+/** CPU time (user + system) of `pids`, in ms. */
+export function cpuMs(pids) {
+  let ms = 0;
+  for (const pid of pids) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
+    } catch {}
+  }
+  return ms;
+}
+
 /** Sum of a /proc/PID/status field (kB) over `pids`, in MB. */
 export function memory(pids, field = 'VmRSS') {
   let kb = 0;
@@ -131,14 +143,3 @@ export function median(values) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** CPU time (user + system) of `pids`, in ms, from /proc (clock ticks of 10 ms). */
-export function cpuMs(pids) {
-  let ms = 0;
-  for (const pid of pids) {
-    try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-    } catch {}
-  }
-  return ms;
-}

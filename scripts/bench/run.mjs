@@ -5,19 +5,23 @@
 //   npm run bench -- --quick      hello world only, 3 s per peer
 //   npm run bench -- --only=runfcgi-prefork,node-http --rounds=5
 //   node scripts/bench/fetch.mjs  fetch handlers alone: Hono on runfcgi against @hono/node-server
+//   npm run bench -- --frameworks[=svelte,next]   the framework fixtures only (runfcgi against their own servers)
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FASTCGI, PROXY, ROOT, WORK, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
+import { FASTCGI, PROXY, ROOT, WORK, cpuMs, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
 import { fetchBench } from './fetch.mjs';
+import { frameworks } from './frameworks.mjs';
 import { restartTable, restartUnderLoad } from './restart.mjs';
 import { onDemand } from './ondemand.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const frameworksFlag = args.find((a) => a === '--frameworks' || a.startsWith('--frameworks='));
+const frameworksOnly = frameworksFlag?.includes('=') ? frameworksFlag.slice(13).split(',') : undefined;
 const SECONDS = quick ? 3 : 5;
 // Single rounds move by 10-20% on a small machine: the median of five is steadier than of three.
 const ROUNDS = Number(args.find((a) => a.startsWith('--rounds='))?.slice(9) ?? (quick ? 1 : 5));
@@ -172,18 +176,6 @@ function curlSeconds(args) {
   return Number(time);
 }
 
-/** CPU time (user + system) of `pids`, in ms. */
-function cpuMs(pids) {
-  let ms = 0;
-  for (const pid of pids) {
-    try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      ms += ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
-    } catch {}
-  }
-  return ms;
-}
-
 async function bulk() {
   const file = path.join(WORK, `${BULK_MB}mb.bin`);
   if (!fs.existsSync(file)) fs.writeFileSync(file, Buffer.alloc(BULK_MB * 1024 * 1024, 'b'));
@@ -296,9 +288,12 @@ async function idle(method) {
   return { rss, processes };
 }
 
-const helloRows = await hello();
-const sections = [`## Hello world behind nginx (wrk -t1 -c32 -d${SECONDS}s, 1 nginx worker, 2 app workers, median of ${ROUNDS} interleaved rounds)\n\n${helloTable(helloRows)}`];
-if (!quick && !only) {
+const sections = [];
+if (frameworksFlag === undefined) {
+  const helloRows = await hello();
+  sections.push(`## Hello world behind nginx (wrk -t1 -c32 -d${SECONDS}s, 1 nginx worker, 2 app workers, median of ${ROUNDS} interleaved rounds)\n\n${helloTable(helloRows)}`);
+}
+if (!quick && !only && frameworksFlag === undefined) {
   sections.push(`## Fetch handlers behind nginx (wrk -t1 -c32 -d${SECONDS}s, 2 app workers, median of ${ROUNDS} interleaved rounds; \`node scripts/bench/fetch.mjs\` runs this part alone)\n\n${await fetchBench({ rounds: ROUNDS, seconds: SECONDS })}`);
   sections.push(`## ${BULK_MB} MB bodies streamed through nginx (curl, median of ${TRANSFERS} transfers each way in each of ${ROUNDS} interleaved rounds)\n\n${await bulk()}`);
   const fg = await startup(false);
@@ -319,8 +314,9 @@ if (!quick && !only) {
   // The same on a UNIX socket and on TCP (the next master takes the socket over on both).
   sections.push(restartTable([await restartUnderLoad(PORT, HELLO), await restartUnderLoad(PORT, HELLO, PORT + 1)]));
 }
+if (frameworksFlag !== undefined || (!quick && !only)) sections.push(await frameworks({ port: PORT, rounds: ROUNDS, seconds: SECONDS, only: frameworksOnly }));
 
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx'}`;
 const report = `# Benchmarks\n\nMade by \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\` on ${new Date().toISOString().slice(0, 10)}: ${machine.trim()}.\nAbsolute numbers depend on the machine; the ratios, measured side by side in one run, hold better.\n\n${sections.join('\n\n')}\n`;
 console.log(`\n${report}`);
-if (!quick && !only) fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), report);
+if (!quick && !only && frameworksFlag === undefined) fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), report);

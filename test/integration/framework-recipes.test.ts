@@ -60,6 +60,20 @@ const recipes: Recipe[] = [
   },
 ];
 
+// Nuxt 4 builds only on Node 22.19 or later: on an older Node its recipe is not declared (meta-frameworks.test.ts says so).
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major > 22 || (major === 22 && minor >= 19)) {
+  recipes.push({
+    name: 'Nuxt',
+    fixture: 'nuxt',
+    folder: 'nuxt',
+    env: () => [],
+    asset: /\/_nuxt\/[\w.-]+\.js/,
+    form: (base) => fetch(`${base}/form`, { method: 'POST', body: new URLSearchParams({ name: 'Ann' }), redirect: 'manual', headers: { origin: base, accept: 'text/html' } }),
+    fronts: ['nginx'],
+  });
+}
+
 /** A recipe file with the app's directory, its socket and the port of the test's own. */
 function recipeText(file: string, app: string, socket: string, port: number): string {
   return fs.readFileSync(path.join(EXAMPLES, file), 'utf8')
@@ -119,7 +133,7 @@ describe.each(recipes.map((r) => [r.name, r] as const))('the %s recipe', (_name,
       const page = await fetch(`${base}/ssr?name=Recipe`);
       const html = await page.text();
       expect(page.status, web.log()).toBe(200);
-      expect(html).toMatch(/Hello (<!-- -->)?Recipe/);
+      expect(html).toMatch(/Hello,? (<!-- -->)?Recipe/);
       // On a port other than 80: the recipe's Host line is what lets the form through.
       const posted = await recipe.form(base);
       expect(posted.status, await posted.clone().text()).toBe(303);
