@@ -63,8 +63,8 @@ describe.each(['prefork', 'threaded'] as const)('runfcgi status, reload, stop (m
       expect(table.code).toBe(0);
       expect(table.stdout).toContain(`runfcgi master ${s.child.pid} on unix:${sock}: ${method}, pm=dynamic`);
       expect(table.stdout).toMatch(/^WORKER\s+(PID|THREAD)\s+STATE\s+REQUESTS\s+IN PROGRESS\s+MEMORY\s+LAG\s+UPTIME$/m);
-      expect(table.stdout).toMatch(/^1\s+\d+\s+ready\s+\d+\s+\d+\s+[\d.]+ MB\s+\d+ ms\s+\d+s$/m);
-      expect(table.stdout).toMatch(/^2\s+\d+\s+ready/m);
+      expect(table.stdout).toMatch(/^1\s+\d+\s+(ready|busy)\s+\d+\s+\d+\s+[\d.]+ MB\s+\d+ ms\s+\d+s$/m);
+      expect(table.stdout).toMatch(/^2\s+\d+\s+(ready|busy)/m);
     }
     const json = JSON.parse((await runfcgi(['status', `socket=${sock}`, '--json'])).stdout) as Record<string, unknown> & { workers: Record<string, unknown>[] };
     expect(json).toMatchObject({ pid: s.child.pid, pool: `unix:${sock}`, method, pm: 'dynamic', asleep: false, totalWorkers: 2 });
