@@ -119,11 +119,12 @@ export class FcgiConnection extends EventEmitter {
   close(): void {
     this.closing = true;
     this.closeAsked = true;
-    if (this.used) {
-      this.shutIfIdle();
-      return;
-    }
-    setTimeout(() => this.shutIfIdle(), FIRST_REQUEST_GRACE_MS).unref();
+    // Not at once: first a turn of the event loop reads what the web server
+    // has sent already, and a request in it is served. (Timers run before
+    // reads: a loaded machine may wake us past the grace with one waiting.)
+    const later = (): void => void setImmediate(() => this.shutIfIdle());
+    if (this.used) later();
+    else setTimeout(later, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   destroy(error?: Error): void {

@@ -321,12 +321,25 @@ describe('FastCGI connection', () => {
     socket.push(request(1, {}, 'x'));
     await settle();
     connection.close();
-    socket.push(request(2, {}, 'too late'));
     await settle();
     expect(socket.ended).toBe(true);
+    socket.push(request(2, {}, 'too late'));
+    await settle();
     expect(seen.map((r) => r.id)).toEqual([1]);
     expect(connection.activeRequests).toBe(0);
     expect(socket.records().filter((r) => r.requestId === 2)).toEqual([]);
+  });
+
+  it('a graceful close first reads what has arrived: a request already sent is served, then the connection ends', async () => {
+    const { socket, connection, seen } = echoConnection();
+    socket.push(request(1, {}, 'x'));
+    await settle();
+    connection.close();
+    socket.push(request(2, {}, 'already here'));
+    await settle();
+    expect(seen.map((r) => r.id)).toEqual([1, 2]);
+    expect(socket.stdout(2).toString()).toBe('2:already here');
+    expect(socket.ended).toBe(true);
   });
 
   it('a graceful close while a record is half in waits for it, serves the request it begins, then ends', async () => {
