@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunfcgiError } from './errors.js';
 import type { Logger } from './log.js';
-import { commandLine, isAlive, STOPPING_TITLE } from './procfs.js';
+import { isAlive, runfcgiMaster } from './procfs.js';
 
 function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
@@ -78,8 +78,7 @@ export class Pidfile {
       this.log.warn({ pidfile: this.file }, 'pidfile holds no pid: replacing it');
       return;
     }
-    const title = commandLine(pid);
-    if (pid !== process.pid && isAlive(pid) && title.includes('runfcgi') && title !== STOPPING_TITLE) {
+    if (pid !== process.pid && isAlive(pid) && runfcgiMaster(pid) === 'serving') {
       throw new RunfcgiError(`runfcgi is already running as pid ${pid} (pidfile=${this.file}); stop it first: kill ${pid}`);
     }
     this.log.warn({ pidfile: this.file, stalePid: pid }, 'stale pidfile (that process is gone or is not runfcgi): replacing it');

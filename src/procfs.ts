@@ -2,15 +2,35 @@
 
 import fs from 'node:fs';
 
+/** The title a master takes once it has bound its socket, before it writes its pidfile. */
+export const MASTER_TITLE = 'runfcgi: master';
+
 /** The title a master takes when it stops: a successor may take over its socket path and pidfile. */
 export const STOPPING_TITLE = 'runfcgi: master (stopping)';
 
-/** The command line (or process.title) of `pid`, '' if it cannot be read. */
-export function commandLine(pid: number): string {
+/**
+ * Whether `pid` is a runfcgi master: 'serving', 'stopping', or null for any
+ * other process. Known by the title our master sets before it writes a
+ * pidfile, or, where a title could not be set, by its launcher in argv[0] or
+ * argv[1] (`.../bin/runfcgi`). Not by "runfcgi" anywhere in the command line:
+ * that matches a checkout or a cache directory named after the project.
+ */
+export function runfcgiMaster(pid: number): 'serving' | 'stopping' | null {
+  const args = argv(pid);
+  const title = args.join(' ');
+  if (title === STOPPING_TITLE) return 'stopping';
+  if (title.startsWith(MASTER_TITLE)) return 'serving';
+  const launcher = (arg: string | undefined): boolean => arg !== undefined && /(^|\/)bin\/runfcgi$/.test(arg);
+  return launcher(args[0]) || launcher(args[1]) ? 'serving' : null;
+}
+
+/** The arguments (or process.title) of `pid`, [] if they cannot be read. */
+function argv(pid: number): string[] {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+    const text = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '');
+    return text === '' ? [] : text.split('\0');
   } catch {
-    return '';
+    return [];
   }
 }
 

@@ -9,6 +9,7 @@ import { checkLogFile, createLogger, logDestination } from './log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
 import type { Options } from './options.js';
 import { Pidfile } from './pidfile.js';
+import { MASTER_TITLE } from './procfs.js';
 import { processRuntime } from './runtime/process.js';
 import { threadRuntime } from './runtime/thread.js';
 import { SignalQueue } from './signals.js';
@@ -58,7 +59,8 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       await pidfile?.unlock();
       throw error;
     });
-    process.title = 'runfcgi: master';
+    // Before the pidfile is written: the title is how another start knows us (procfs.ts).
+    process.title = MASTER_TITLE;
     const runtime = options.method === 'threaded' ? threadRuntime : processRuntime;
     // Threads share the process's user: the whole process changes, once the socket is bound.
     if (options.method === 'threaded' && credentials !== undefined) dropPrivileges(credentials);

@@ -7,7 +7,7 @@ import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './errors.js';
 import { controlPath, type ControlStatus } from './control.js';
 import { parseArgs } from './cli.js';
 import { resolveOptions, type Options } from './options.js';
-import { commandLine, isAlive } from './procfs.js';
+import { isAlive, runfcgiMaster } from './procfs.js';
 import { renderStatus } from './status-table.js';
 
 export type ControlCommand = 'status' | 'reload' | 'stop';
@@ -49,7 +49,7 @@ function pidFromFile(file: string): number {
   const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new NotReached(`pidfile=${file} holds no pid: nothing runs there`);
   if (!isAlive(pid)) throw new NotReached(`pidfile=${file} is stale: process ${pid} is gone (nothing runs; the file can be removed)`);
-  if (!commandLine(pid).includes('runfcgi')) throw new NotReached(`pidfile=${file} is stale: process ${pid} is not runfcgi (nothing runs; the file can be removed)`);
+  if (runfcgiMaster(pid) === null) throw new NotReached(`pidfile=${file} is stale: process ${pid} is not runfcgi (nothing runs; the file can be removed)`);
   return pid;
 }
 

@@ -59,6 +59,9 @@ function limitResponse(status: string, text: string): string {
  */
 const FIRST_REQUEST_GRACE_MS = 2000;
 
+/** After we end our side, how long the web server may take to close its own. */
+const SHUT_LINGER_MS = 5000;
+
 
 /**
  * Parses records from `socket`, keeps each request's state, and writes the
@@ -80,6 +83,10 @@ export class FcgiConnection extends EventEmitter {
   /** No more requests will be served: close once the active ones have ended. */
   private closing = false;
   private inputEnded = false;
+  /** We ended our side: records still arriving start nothing (see end()). */
+  private shut = false;
+  /** close() was called: we, not the web server, end this connection. */
+  private closeAsked = false;
   /** A request has begun on this connection. */
   private used = false;
   /** We closed the transport (a protocol error, a failed reply, a stop): its loss is not the web server's doing. */
@@ -111,14 +118,13 @@ export class FcgiConnection extends EventEmitter {
   /** Graceful close: end the connection as soon as no request is active on it. */
   close(): void {
     this.closing = true;
-    if (this.requests.size > 0) return;
-    if (this.used) {
-      this.end();
-      return;
-    }
-    setTimeout(() => {
-      if (this.requests.size === 0) this.end();
-    }, FIRST_REQUEST_GRACE_MS).unref();
+    this.closeAsked = true;
+    // Not at once: first a turn of the event loop reads what the web server
+    // has sent already, and a request in it is served. (Timers run before
+    // reads: a loaded machine may wake us past the grace with one waiting.)
+    const later = (): void => void setImmediate(() => this.shutIfIdle());
+    if (this.used) later();
+    else setTimeout(later, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   destroy(error?: Error): void {
@@ -126,10 +132,30 @@ export class FcgiConnection extends EventEmitter {
     this.socket.destroy(error);
   }
 
-  /** Ends the transport after whatever is queued. */
+  /**
+   * Closing and idle: end the transport, unless a record is half in, which
+   * may be a request the web server sent before it could see our FIN (it is
+   * served, and the connection ends after it).
+   */
+  private shutIfIdle(): void {
+    if (this.closing && this.requests.size === 0 && this.parser.pendingBytes === 0) this.end();
+  }
+
+  /**
+   * Ends the transport after whatever is queued. From here on no request
+   * starts: one the web server sends before our FIN reaches it could never be
+   * answered (a write after end), and the web server, which sees our FIN
+   * before any answer, retries it on a new connection if it may. We keep
+   * reading until the web server closes too, so that the kernel does not
+   * reset the connection over unread bytes and lose the last answer.
+   */
   private end(): void {
+    if (this.shut) return;
+    this.shut = true;
     this.writer.flush();
     this.socket.end();
+    // A peer that never closes its side: 'close' must come for a stop to finish.
+    if (this.closeAsked && !this.inputEnded) setTimeout(() => this.socket.destroy(), SHUT_LINGER_MS).unref();
   }
 
   /** performance.now() of the last bytes received (idletimeout=, readtimeout=). */
@@ -146,6 +172,8 @@ export class FcgiConnection extends EventEmitter {
     } finally {
       this.writer.release();
     }
+    // A record that was half in when we decided to close is complete now.
+    if (this.closing && !this.shut) this.shutIfIdle();
   };
 
   private fail(err: ProtocolError): void {
@@ -156,7 +184,7 @@ export class FcgiConnection extends EventEmitter {
   }
 
   private readonly onRecord = (type: number, requestId: number, content: Buffer): void => {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.shut) return;
     if (requestId === 0) {
       this.writer.write(managementReply(type, content, this.options));
       return;
@@ -274,8 +302,7 @@ export class FcgiConnection extends EventEmitter {
         sink?.abort(new Error('fcgi: request input timed out'));
       }
     }
-    this.writer.flush();
-    this.socket.end();
+    this.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
@@ -335,7 +362,8 @@ export class FcgiConnection extends EventEmitter {
     // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
     // requests multiplexed beside this one still finish first.
     if (!req.keepConn) this.closing = true;
-    if ((this.closing || this.inputEnded) && this.requests.size === 0) this.end();
+    if (this.inputEnded && this.requests.size === 0) this.end();
+    else this.shutIfIdle();
   }
 
   failRequest(req: FcgiRequest): void {

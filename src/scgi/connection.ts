@@ -90,6 +90,8 @@ export class ScgiConnection extends EventEmitter {
   private request: ScgiRequest | null = null;
   /** We closed the transport: its loss is not the web server's doing. */
   private destroyedHere = false;
+  /** close() ended this silent connection: nothing it sends later is served. */
+  private shut = false;
 
   constructor(socket: Duplex, options: { maxParamsBytes?: number } = {}) {
     super();
@@ -110,9 +112,15 @@ export class ScgiConnection extends EventEmitter {
   /** Graceful close: an answered or answering connection closes by itself; a silent one gets a moment. */
   close(): void {
     if (this.state !== 'length' || this.lengthText !== '') return;
-    setTimeout(() => {
-      if (this.state === 'length' && this.lengthText === '') this.socket.end();
-    }, FIRST_REQUEST_GRACE_MS).unref();
+    // Timers run before reads: after the grace, one turn of the event loop
+    // reads a request that has arrived meanwhile (a loaded machine wakes late).
+    const later = (): void =>
+      void setImmediate(() => {
+        if (this.state !== 'length' || this.lengthText !== '') return;
+        this.shut = true;
+        this.socket.end();
+      });
+    setTimeout(later, FIRST_REQUEST_GRACE_MS).unref();
   }
 
   destroy(): void {
@@ -142,6 +150,8 @@ export class ScgiConnection extends EventEmitter {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // We ended a silent connection: a request arriving now could not be answered.
+    if (this.shut) return;
     this.lastInput = performance.now();
     try {
       this.consume(chunk);

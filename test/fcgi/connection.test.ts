@@ -314,6 +314,51 @@ describe('FastCGI connection', () => {
     expect(socket.ended).toBe(true);
   });
 
+  it('after a graceful close ends an idle kept-alive connection, a request arriving on it starts nothing', async () => {
+    // The web server sent it before our FIN reached it: no answer could be written after the end,
+    // and the web server, which sees the FIN first, retries it elsewhere.
+    const { socket, connection, seen } = echoConnection();
+    socket.push(request(1, {}, 'x'));
+    await settle();
+    connection.close();
+    await settle();
+    expect(socket.ended).toBe(true);
+    socket.push(request(2, {}, 'too late'));
+    await settle();
+    expect(seen.map((r) => r.id)).toEqual([1]);
+    expect(connection.activeRequests).toBe(0);
+    expect(socket.records().filter((r) => r.requestId === 2)).toEqual([]);
+  });
+
+  it('a graceful close first reads what has arrived: a request already sent is served, then the connection ends', async () => {
+    const { socket, connection, seen } = echoConnection();
+    socket.push(request(1, {}, 'x'));
+    await settle();
+    connection.close();
+    socket.push(request(2, {}, 'already here'));
+    await settle();
+    expect(seen.map((r) => r.id)).toEqual([1, 2]);
+    expect(socket.stdout(2).toString()).toBe('2:already here');
+    expect(socket.ended).toBe(true);
+  });
+
+  it('a graceful close while a record is half in waits for it, serves the request it begins, then ends', async () => {
+    const { socket, connection, seen } = echoConnection();
+    socket.push(request(1, {}, 'x'));
+    await settle();
+    const next = request(2, {}, 'in flight');
+    socket.push(next.subarray(0, 5));
+    await settle();
+    connection.close();
+    await settle();
+    expect(socket.ended).toBe(false);
+    socket.push(next.subarray(5));
+    await settle();
+    expect(seen.map((r) => r.id)).toEqual([1, 2]);
+    expect(socket.stdout(2).toString()).toBe('2:in flight');
+    expect(socket.ended).toBe(true);
+  });
+
   it('a graceful close lets a connection that has carried no request yet send its first one', async () => {
     const { socket, connection } = echoConnection();
     connection.close();

@@ -131,6 +131,8 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
     }
     const [result, keptResult] = await Promise.all([fresh.stop(), kept.stop()]);
     console.log(`restart script x${RESTARTS} on ${target.listen('DIR', port)} ${target.options}: ${result.ok} requests answered, ${result.failed} failed (kept-alive connections: ${keptResult.ok}, ${keptResult.failed})`);
+    // What nginx saw of the failed ones, for whoever reads a red run.
+    if (result.failed + keptResult.failed > 0) console.error(nginx.errorLog().split('\n').filter((l) => /\[(error|crit|alert)\]/.test(l)).slice(-30).join('\n'));
     // Traffic flowed through the restarts (how much depends on the machine): at least one answer per restart.
     expect(result.ok).toBeGreaterThanOrEqual(RESTARTS);
     expect(result.errors.slice(0, 5)).toEqual([]);

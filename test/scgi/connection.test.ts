@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RequestSink } from '../../src/fcgi/request.js';
 import { ScgiConnection, type ScgiRequest } from '../../src/scgi/connection.js';
 import { MemorySocket, settle } from '../helpers/memory-socket.js';
@@ -33,10 +33,42 @@ function echo() {
     };
     req.attach(sink);
   });
-  return { socket, errors, seen };
+  return { socket, connection, errors, seen };
 }
 
 describe('SCGI connection', () => {
+  it('a graceful close gives a silent connection its grace, then reads what has arrived before it ends', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const { socket, connection, seen } = echo();
+      connection.close();
+      // The grace passes while the request waits to be read (a loaded machine wakes late).
+      vi.advanceTimersByTime(2000);
+      socket.push(scgi(GET));
+      await settle();
+      expect(seen).toHaveLength(1);
+      expect(Buffer.concat(socket.written).toString()).toContain('/hello?x=1:');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a silent connection ended by a graceful close starts nothing it receives later', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const { socket, connection, seen } = echo();
+      connection.close();
+      vi.advanceTimersByTime(2000);
+      await settle();
+      expect(socket.ended).toBe(true);
+      socket.push(scgi(GET));
+      await settle();
+      expect(seen).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('parses the netstring headers and answers with the CGI response, then closes', async () => {
     const { socket, seen } = echo();
     socket.push(scgi([['CONTENT_LENGTH', '5'], ['SCGI', '1'], ['REQUEST_URI', '/p']], 'hello'));
