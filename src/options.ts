@@ -87,7 +87,7 @@ interface OptionSpec {
 const CORES = Math.max(1, os.availableParallelism());
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server', parse: appModule },
+  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see Frameworks in the README)', parse: appModule },
   { name: 'protocol', value: 'fcgi|scgi', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
   { name: 'host', value: 'ADDRESS', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
   { name: 'port', value: 'PORT', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
