@@ -75,8 +75,9 @@ describe('the clean environment at start', () => {
       env: { ...process.env, ORIGIN: 'http://127.0.0.1:8080', DATABASE_URL: 'postgres://user:hunter2@db/x' },
     });
     try {
-      await waitFor(() => server.output().includes('runfcgi is listening'), 30_000, 'runfcgi to listen');
-      const line = server.output().split('\n').find((l) => l.includes("environment is clean")) ?? '';
+      // The line comes just after 'runfcgi is listening', maybe in a later write: wait for it itself.
+      await waitFor(() => server.output().includes('environment is clean'), 60_000, 'the clean-environment line');
+      const line = server.output().split('\n').find((l) => l.includes('environment is clean')) ?? '';
       expect(line).toContain('DATABASE_URL');
       expect(line).toContain('env=NAME passes one, env=NAME=value sets one');
       expect(line).not.toContain('ORIGIN');
