@@ -186,6 +186,7 @@ describe.runIf(need('nginx'))('operations', () => {
 
   it.runIf(asRoot)('a root start without user= warns that the workers run as root', async () => {
     const s = await boot();
-    expect(jsonLines(s.output()).some((l) => l.level === 40 && String(l.msg).startsWith('running the workers as root'))).toBe(true);
+    // Said once serving, after 'runfcgi is listening', maybe in a later write: wait for it.
+    await waitFor(() => jsonLines(s.output()).some((l) => l.level === 40 && String(l.msg).startsWith('running the workers as root')), 60_000, 'the warning');
   });
 });
