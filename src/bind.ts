@@ -10,6 +10,7 @@ import type { Method } from './options.js';
 import { lookupGroup, lookupUser } from './accounts.js';
 import { handingOver, NO_HANDOVER, takeOverTcp, tcpHandover, unixHandover, type Handover } from './handover.js';
 import type { Received } from './ipc-pipe.js';
+import { once } from './once.js';
 
 export interface Listener extends Omit<Handover, 'cleanupHandover'> {
   /** The descriptor workers get as their fd 0. */
@@ -64,16 +65,6 @@ function freeFd0(method: Method): void {
   const spare = createServerHandle('127.0.0.1', 0, 4);
   if (typeof spare !== 'number') spare.close();
   fs.closeSync(0);
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (!done) {
-      done = true;
-      fn();
-    }
-  };
 }
 
 /** Closes our copy of the socket; on fd 0 libuv leaves that to us. */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from './log.js';
 import { isAlive } from './procfs.js';
 import { ipcPipes, offerHandle, receiveHandle, type Offer, type Received, type UvHandle } from './ipc-pipe.js';
+import { once } from './once.js';
 
 /**
  * What a listener can do for a restart (kill, then start at once). On
@@ -171,13 +172,4 @@ export async function takeOverTcp(address: string, port: number, uids: number[],
     received.close();
   }
   return undefined;
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }

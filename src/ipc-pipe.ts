@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
+import { once } from './once.js';
 
 /**
  * Node passes handles over IPC pipes only to and from its own children
@@ -213,13 +214,4 @@ export function receiveHandle(ipc: Internals, path: string, onFd0: boolean, time
     };
     if (pipe.connect(req, path) !== 0) settle(undefined);
   });
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
 }
