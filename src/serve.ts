@@ -2,9 +2,9 @@
 
 import type net from 'node:net';
 import type { RequestHandler } from './adapter/types.js';
-import { requestUrl } from './cgi.js';
-import { FcgiConnection, type ConnectionOptions } from './fcgi/connection.js';
-import { ScgiConnection } from './scgi/connection.js';
+import { requestUrl } from './protocol/cgi.js';
+import { FcgiConnection, type ConnectionOptions } from './protocol/fcgi/connection.js';
+import { ScgiConnection } from './protocol/scgi/connection.js';
 import type { GatewayRequest } from './adapter/types.js';
 import type { Logger } from './log.js';
 

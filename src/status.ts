@@ -1,7 +1,7 @@
 // The status page and ping (PHP-FPM's pm.status_path and ping.path), answered by runfcgi, never by the app.
 
 import type { RequestHandler } from './adapter/types.js';
-import { requestUrl } from './cgi.js';
+import { requestUrl } from './protocol/cgi.js';
 import type { GatewayRequest, RequestSink } from './adapter/types.js';
 
 export interface WorkerStatus {

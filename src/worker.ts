@@ -9,7 +9,7 @@ import { installFastResponse } from './adapter/fast-response.js';
 import { loadApp, type AppHooks } from './adapter/load.js';
 import { appShutdown, holdGroupSignals, ignoreSignal } from './app-shutdown.js';
 import type { AdapterOptions, RequestHandler } from './adapter/types.js';
-import { requestUrl } from './cgi.js';
+import { requestUrl } from './protocol/cgi.js';
 import type { GatewayRequest } from './adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './errors.js';
 import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from './log.js';

@@ -6,7 +6,7 @@
 // A guide for profiling, not a benchmark of record.
 import { EventEmitter } from 'node:events';
 import { loadApp } from '../../dist/adapter/load.js';
-import { encodeParams, encodeRecord } from '../../dist/fcgi/codec.js';
+import { encodeParams, encodeRecord } from '../../dist/protocol/fcgi/codec.js';
 import { createLogger } from '../../dist/log.js';
 import { serve } from '../../dist/serve.js';
 

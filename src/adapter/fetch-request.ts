@@ -1,6 +1,6 @@
 // The Request a fetch handler gets: method, URL and headers from the params, built only as far as the app reads it.
 
-import { cgiHeaders } from '../cgi.js';
+import { cgiHeaders } from '../protocol/cgi.js';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
 
 const NativeRequest = globalThis.Request;

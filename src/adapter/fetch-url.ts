@@ -1,6 +1,6 @@
 // A fetch request's URL and method as `new Request()` would serialise them, without parsing the usual case.
 
-import { requestOrigin } from '../cgi.js';
+import { requestOrigin } from '../protocol/cgi.js';
 
 /** Path characters the URL parser keeps as they are (no dot segments: checked apart). */
 const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;

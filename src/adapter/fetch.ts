@@ -1,6 +1,6 @@
 // Serves a web-standard `fetch(request)` handler (Hono, h3, React Router and friends).
 
-import { requestUrl } from '../cgi.js';
+import { requestUrl } from '../protocol/cgi.js';
 import { FetchSink } from './fetch-body.js';
 import { LazyRequest, letRequestTakeOurs } from './fetch-request.js';
 import { sendResponse } from './fetch-response.js';

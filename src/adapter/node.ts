@@ -3,7 +3,7 @@
 import { IncomingMessage, OutgoingMessage, ServerResponse, type RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { cgiRequest, hasNoBody, requestUrl } from '../cgi.js';
+import { cgiRequest, hasNoBody, requestUrl } from '../protocol/cgi.js';
 import type { Logger } from '../log.js';
 import type { GatewayRequest } from './types.js';
 import { FcgiSocket } from './socket.js';

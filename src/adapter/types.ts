@@ -1,7 +1,7 @@
 // What every adapter is: a function that takes a FastCGI request and answers it.
 
 import type { Logger } from '../log.js';
-import type { RequestSink } from '../fcgi/request.js';
+import type { RequestSink } from '../protocol/fcgi/request.js';
 
 export type { RequestSink };
 

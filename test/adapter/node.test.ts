@@ -163,7 +163,7 @@ describe('Node (req, res) adapter', () => {
       res.on('close', () => (closed = true));
       res.write('partial');
     }, opts), {}, '', 50);
-    const { encodeRecord } = await import('../../src/fcgi/codec.js');
+    const { encodeRecord } = await import('../../src/protocol/fcgi/codec.js');
     socket.push(encodeRecord(2, 1));
     await waitFor(() => closed, 30_000, "the response's close event");
     expect(closed).toBe(true);

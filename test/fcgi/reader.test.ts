@@ -2,7 +2,7 @@
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readIntoSharedBuffer } from '../../src/fcgi/reader.js';
+import { readIntoSharedBuffer } from '../../src/protocol/fcgi/reader.js';
 import { waitFor } from '../helpers/load.js';
 
 describe('readIntoSharedBuffer', () => {

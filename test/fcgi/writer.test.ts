@@ -2,8 +2,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as C from '../../src/fcgi/constants.js';
-import { RecordWriter } from '../../src/fcgi/writer.js';
+import * as C from '../../src/protocol/fcgi/constants.js';
+import { RecordWriter } from '../../src/protocol/fcgi/writer.js';
 import { MemorySocket } from '../helpers/memory-socket.js';
 
 type Op =

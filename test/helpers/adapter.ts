@@ -2,7 +2,7 @@
 
 import pino from 'pino';
 import type { RequestHandler } from '../../src/adapter/types.js';
-import { FcgiConnection } from '../../src/fcgi/connection.js';
+import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
 import { parseCgi, request } from './fcgi-records.js';
 import { MemorySocket, settle } from './memory-socket.js';
 

@@ -1,7 +1,7 @@
 // Building the records a web server sends, for tests.
 
-import { encodeParams, encodeRecord } from '../../src/fcgi/codec.js';
-import * as C from '../../src/fcgi/constants.js';
+import { encodeParams, encodeRecord } from '../../src/protocol/fcgi/codec.js';
+import * as C from '../../src/protocol/fcgi/constants.js';
 
 export function begin(id: number, role = C.FCGI_RESPONDER, keepConn = true): Buffer {
   const body = Buffer.alloc(8);

@@ -1,7 +1,7 @@
 // An in-memory duplex standing in for a web server's connection in unit tests.
 
 import { Duplex } from 'node:stream';
-import { RecordParser } from '../../src/fcgi/parser.js';
+import { RecordParser } from '../../src/protocol/fcgi/parser.js';
 
 export interface Record {
   type: number;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encodeRecord } from '../../src/fcgi/codec.js';
+import { encodeRecord } from '../../src/protocol/fcgi/codec.js';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { begin, params, parseCgi, request, stdoutOf } from '../helpers/fcgi-records.js';
 import { waitFor } from '../helpers/load.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { RequestSink } from '../../src/fcgi/request.js';
-import { ScgiConnection, type ScgiRequest } from '../../src/scgi/connection.js';
+import type { RequestSink } from '../../src/protocol/fcgi/request.js';
+import { ScgiConnection, type ScgiRequest } from '../../src/protocol/scgi/connection.js';
 import { MemorySocket, settle } from '../helpers/memory-socket.js';
 
 /** An SCGI request as nginx's scgi_pass sends it. */
