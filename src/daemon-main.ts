@@ -1,7 +1,7 @@
 // The daemon's entry: run the master with the launcher's options, and tell the launcher how it went.
 
 import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './daemon.js';
-import { EXIT_RUNTIME, RunfcgiError } from './errors.js';
+import { EXIT_RUNTIME, RunfcgiError } from './shared/errors.js';
 import type { Options } from './options.js';
 import { startMaster } from './start.js';
 

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from './errors.js';
+import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from './shared/errors.js';
 import type { Options } from './options.js';
 
 /** The daemon finds its (already checked) options here, and knows it is the daemon. */

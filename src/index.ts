@@ -2,7 +2,7 @@
 
 export { run } from './run.js';
 export type { OptionInput as RunOptions, Options, Method, Protocol } from './options.js';
-export { RunfcgiError, UsageError, AppLoadError, WorkerBootError } from './errors.js';
+export { RunfcgiError, UsageError, AppLoadError, WorkerBootError } from './shared/errors.js';
 export type { FcgiInfo } from './adapter/types.js';
 export type { FetchApp, FetchContext } from './adapter/fetch.js';
 export { FastResponse } from './adapter/fast-response.js';

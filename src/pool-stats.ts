@@ -1,7 +1,7 @@
 // The pool's counters over its lifetime, and the status page's data made from them.
 
 import type { Listener } from './bind.js';
-import { tcpListenQueue } from './procfs.js';
+import { tcpListenQueue } from './shared/procfs.js';
 import { isBusy, type Slot } from './slot.js';
 import type { PoolStatus } from './status.js';
 

@@ -1,6 +1,6 @@
 // The programmatic API: run({ app, method, ... }) with the command line's options and checks.
 
-import { WEB_SERVER_ADDRS, webServerCheck } from './access-list.js';
+import { WEB_SERVER_ADDRS, webServerCheck } from './shared/access-list.js';
 import { resolveOptions, type OptionInput, type Options } from './options.js';
 
 /**

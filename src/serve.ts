@@ -6,7 +6,7 @@ import { requestUrl } from './protocol/cgi.js';
 import { FcgiConnection, type ConnectionOptions } from './protocol/fcgi/connection.js';
 import { ScgiConnection } from './protocol/scgi/connection.js';
 import type { GatewayRequest } from './adapter/types.js';
-import type { Logger } from './log.js';
+import type { Logger } from './shared/log.js';
 
 export interface Serving {
   /** Connections open now. */

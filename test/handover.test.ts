@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HANDOVER_MS, handoverDeadline, takeOverTcp, tcpHandover } from '../src/handover.js';
-import type { Logger } from '../src/log.js';
+import type { Logger } from '../src/shared/log.js';
 
 /** A logger that keeps its lines. */
 function recorder(): Logger & { lines: string[] } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/shared/log.js';
 import { OnDemand } from '../src/ondemand.js';
 import type { RuntimeWorker } from '../src/runtime/types.js';
 import { newSlot, type Slot } from '../src/slot.js';

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/log.js';
+import type { Logger } from '../src/shared/log.js';
 import { Pidfile } from '../src/pidfile.js';
-import { runfcgiMaster } from '../src/procfs.js';
+import { runfcgiMaster } from '../src/shared/procfs.js';
 import { waitFor } from './helpers/load.js';
 
 const silent = { fatal() {}, error() {}, warn() {}, info() {}, debug() {}, trace() {} } as unknown as Logger;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prettyLine } from '../src/log.js';
+import { prettyLine } from '../src/shared/log.js';
 import { renderOpenMetrics, renderText, type PoolStatus } from '../src/status.js';
 
 const status: PoolStatus = {

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { loadApp } from '../../dist/adapter/load.js';
-import { createLogger } from '../../dist/log.js';
+import { createLogger } from '../../dist/shared/log.js';
 import { serve } from '../../dist/serve.js';
 
 const [socket, app, seconds = '8'] = process.argv.slice(2);

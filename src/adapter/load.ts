@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { AppLoadError } from '../errors.js';
+import { AppLoadError } from '../shared/errors.js';
 import { isModulePath } from '../option-values.js';
 import { findInDirectory, findNamed, NAMED_EXPORTS, nextListener, RECIPES, type Found } from './discover.js';
 import { fetchHandler, type FetchApp } from './fetch.js';

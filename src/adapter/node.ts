@@ -4,7 +4,7 @@ import { IncomingMessage, OutgoingMessage, ServerResponse, type RequestListener 
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { cgiRequest, hasNoBody, requestUrl } from '../protocol/cgi.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../shared/log.js';
 import type { GatewayRequest } from './types.js';
 import { FcgiSocket } from './socket.js';
 import { errorBody, type AdapterOptions, type FcgiInfo, type RequestHandler } from './types.js';

@@ -1,6 +1,6 @@
 // What every adapter is: a function that takes a FastCGI request and answers it.
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../shared/log.js';
 import type { RequestSink } from '../protocol/fcgi/request.js';
 
 export type { RequestSink };

@@ -2,7 +2,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ToWorker, WorkerInit } from '../messages.js';
+import type { ToWorker, WorkerInit } from '../shared/messages.js';
 
 /**
  * A started worker. Emits 'message' (anything the worker sent; the master
