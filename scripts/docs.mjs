@@ -3,7 +3,7 @@
 // recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
 // `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
 import fs from 'node:fs';
-import { optionsMarkdown } from '../dist/options.js';
+import { optionsMarkdown } from '../dist/config/options.js';
 
 const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
 

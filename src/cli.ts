@@ -2,7 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './shared/errors.js';
-import { OPTIONS, helpText, resolveOptions, suggestion, type CommandLineInput } from './options.js';
+import { OPTIONS, helpText, resolveOptions, suggestion, type CommandLineInput } from './config/options.js';
 import { runResolved } from './run.js';
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);

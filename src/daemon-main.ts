@@ -2,7 +2,7 @@
 
 import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './daemon.js';
 import { EXIT_RUNTIME, RunfcgiError } from './shared/errors.js';
-import type { Options } from './options.js';
+import type { Options } from './config/options.js';
 import { startMaster } from './start.js';
 
 function report(message: DaemonReport): Promise<void> {

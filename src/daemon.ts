@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from './shared/errors.js';
-import type { Options } from './options.js';
+import type { Options } from './config/options.js';
 
 /** The daemon finds its (already checked) options here, and knows it is the daemon. */
 export const DAEMON_ENV = 'RUNFCGI_DAEMON';

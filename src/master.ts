@@ -6,7 +6,7 @@ import { errnoReason, NO_ADDRESS_MESSAGE } from './bind.js';
 import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from './shared/errors.js';
 import type { Logger } from './shared/log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from './shared/messages.js';
-import type { Options } from './options.js';
+import type { Options } from './config/options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
 import { PoolStats } from './pool-stats.js';
 import type { PoolStatus } from './status.js';

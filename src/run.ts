@@ -1,7 +1,7 @@
 // The programmatic API: run({ app, method, ... }) with the command line's options and checks.
 
 import { WEB_SERVER_ADDRS, webServerCheck } from './shared/access-list.js';
-import { resolveOptions, type OptionInput, type Options } from './options.js';
+import { resolveOptions, type OptionInput, type Options } from './config/options.js';
 
 /**
  * Runs the server with the same options, defaults and validation as the

@@ -7,7 +7,7 @@ import { leftOut, workerEnvironment } from './environment.js';
 import { RunfcgiError } from './shared/errors.js';
 import { checkLogFile, createLogger, logDestination } from './shared/log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
-import type { Options } from './options.js';
+import type { Options } from './config/options.js';
 import { Pidfile } from './pidfile.js';
 import { MASTER_TITLE } from './shared/procfs.js';
 import { processRuntime } from './runtime/process.js';

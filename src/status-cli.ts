@@ -6,7 +6,7 @@ import net from 'node:net';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './shared/errors.js';
 import { controlPath, type ControlStatus } from './control.js';
 import { parseArgs } from './cli.js';
-import { resolveOptions, type Options } from './options.js';
+import { resolveOptions, type Options } from './config/options.js';
 import { isAlive, runfcgiMaster } from './shared/procfs.js';
 import { renderStatus } from './status-table.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/cli.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/config/options.js';
 import { runSync } from './helpers/run.js';
 
 describe('command line', () => {

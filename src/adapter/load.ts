@@ -6,7 +6,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppLoadError } from '../shared/errors.js';
-import { isModulePath } from '../option-values.js';
+import { isModulePath } from '../config/option-values.js';
 import { findInDirectory, findNamed, NAMED_EXPORTS, nextListener, RECIPES, type Found } from './discover.js';
 import { fetchHandler, type FetchApp } from './fetch.js';
 import { nodeHandler } from './node.js';

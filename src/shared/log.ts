@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import type { default as Pino, DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino';
 import { cannotOpen } from './errors.js';
-import type { LogLevel } from '../options.js';
+import type { LogLevel } from '../config/options.js';
 
 /** What runfcgi logs with: pino's level methods, as in log.info({ worker: 2 }, 'worker ready'). */
 export type Logger = Pick<PinoLogger, LevelMethod>;

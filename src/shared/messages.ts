@@ -1,6 +1,6 @@
 // Messages between master and workers. Each carries a marker, so an app's own process.send() never passes for ours.
 
-import type { Options } from '../options.js';
+import type { Options } from '../config/options.js';
 import type { PoolStatus } from '../status.js';
 
 export const MARK = 'runfcgi';

@@ -2,7 +2,7 @@
 // `runfcgi help`, validation and the README's table all come from here.
 
 import os from 'node:os';
-import { UsageError } from './shared/errors.js';
+import { UsageError } from '../shared/errors.js';
 import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
 export type Method = 'prefork' | 'threaded';
