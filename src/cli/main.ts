@@ -1,9 +1,9 @@
 // The command line: key=value words in, help out, errors to exit codes. The only process.exit.
 
 import { Command, CommanderError } from 'commander';
-import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from './shared/errors.js';
-import { OPTIONS, helpText, resolveOptions, suggestion, type CommandLineInput } from './config/options.js';
-import { runResolved } from './run.js';
+import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from '../shared/errors.js';
+import { OPTIONS, helpText, resolveOptions, suggestion, type CommandLineInput } from '../config/options.js';
+import { runResolved } from '../run.js';
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
 
@@ -67,7 +67,7 @@ async function check(argv: readonly string[]): Promise<number> {
     }
     const options = resolveOptions(input);
     // Only `check` loads an app in this process: starting the server need not load these.
-    const [{ loadApp }, { createLogger }] = await Promise.all([import('./adapter/load.js'), import('./shared/log.js')]);
+    const [{ loadApp }, { createLogger }] = await Promise.all([import('../adapter/load.js'), import('../shared/log.js')]);
     const log = createLogger({}, 'silent');
     await loadApp(options.app, { debug: options.debug, log }, options.cwd);
     process.stdout.write(`runfcgi: check passed: the options are valid and app=${options.app ?? '(built-in welcome app)'} loads\n`);
@@ -85,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (first === 'check') return check(argv.slice(1));
   try {
     if (CONTROL_COMMANDS.has(first)) {
-      const { runControl } = await import('./status-cli.js');
+      const { runControl } = await import('./control-client.js');
       return await runControl(first as 'status' | 'reload' | 'stop', argv.slice(1));
     }
     const input = parseArgs(argv);
