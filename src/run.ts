@@ -22,7 +22,7 @@ export async function runResolved(options: Options): Promise<void> {
   // A bad FCGI_WEB_SERVER_ADDRS stops the start here, not in every worker.
   webServerCheck(process.env[WEB_SERVER_ADDRS]);
   if (options.daemonize) {
-    const { launchDaemon } = await import('./daemon.js');
+    const { launchDaemon } = await import('./daemon/launcher.js');
     return launchDaemon(options);
   }
   const { startMaster } = await import('./start.js');

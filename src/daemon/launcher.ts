@@ -3,14 +3,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from './shared/errors.js';
-import type { Options } from './config/options.js';
+import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from '../shared/errors.js';
+import type { Options } from '../config/options.js';
 
 /** The daemon finds its (already checked) options here, and knows it is the daemon. */
 export const DAEMON_ENV = 'RUNFCGI_DAEMON';
 /** The variables the daemon was started without, to put back in its process.env (see daemonEnvironment). */
 export const HELD_ENV = 'RUNFCGI_DAEMON_HELD';
-const DAEMON_ENTRY = new URL('./daemon-main.js', import.meta.url);
+const DAEMON_ENTRY = new URL('./main.js', import.meta.url);
 
 export type DaemonReport =
   | { runfcgi: 1; type: 'daemon-ready' }

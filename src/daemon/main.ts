@@ -1,9 +1,9 @@
 // The daemon's entry: run the master with the launcher's options, and tell the launcher how it went.
 
-import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './daemon.js';
-import { EXIT_RUNTIME, RunfcgiError } from './shared/errors.js';
-import type { Options } from './config/options.js';
-import { startMaster } from './start.js';
+import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './launcher.js';
+import { EXIT_RUNTIME, RunfcgiError } from '../shared/errors.js';
+import type { Options } from '../config/options.js';
+import { startMaster } from '../start.js';
 
 function report(message: DaemonReport): Promise<void> {
   return new Promise((resolve) => {
