@@ -25,6 +25,6 @@ export async function runResolved(options: Options): Promise<void> {
     const { launchDaemon } = await import('./daemon/launcher.js');
     return launchDaemon(options);
   }
-  const { startMaster } = await import('./start.js');
+  const { startMaster } = await import('./master/start.js');
   return startMaster(options);
 }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../src/shared/log.js';
-import { Pidfile } from '../src/pidfile.js';
+import { Pidfile } from '../src/master/pidfile.js';
 import { runfcgiMaster } from '../src/shared/procfs.js';
 import { waitFor } from './helpers/load.js';
 

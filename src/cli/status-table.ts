@@ -1,6 +1,6 @@
 // `runfcgi status` in a terminal: the pool's counters and a table of its workers.
 
-import type { ControlStatus } from '../control.js';
+import type { ControlStatus } from '../master/control.js';
 
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));

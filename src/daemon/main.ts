@@ -3,7 +3,7 @@
 import { DAEMON_ENV, HELD_ENV, type DaemonReport } from './launcher.js';
 import { EXIT_RUNTIME, RunfcgiError } from '../shared/errors.js';
 import type { Options } from '../config/options.js';
-import { startMaster } from '../start.js';
+import { startMaster } from '../master/start.js';
 
 function report(message: DaemonReport): Promise<void> {
   return new Promise((resolve) => {

@@ -1,15 +1,15 @@
 // The master, started in this process (foreground, or the daemon): pidfile, socket, workers, until it stops.
 
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
-import { bindListener } from './bind.js';
+import { bindListener } from '../bind.js';
 import { startControl, type Control } from './control.js';
 import { leftOut, workerEnvironment } from './environment.js';
-import { RunfcgiError } from './shared/errors.js';
-import { checkLogFile, createLogger, logDestination } from './shared/log.js';
+import { RunfcgiError } from '../shared/errors.js';
+import { checkLogFile, createLogger, logDestination } from '../shared/log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
-import type { Options } from './config/options.js';
+import type { Options } from '../config/options.js';
 import { Pidfile } from './pidfile.js';
-import { MASTER_TITLE } from './shared/procfs.js';
+import { MASTER_TITLE } from '../shared/procfs.js';
 import { processRuntime } from './runtime/process.js';
 import { threadRuntime } from './runtime/thread.js';
 import { SignalQueue } from './signals.js';

@@ -3,8 +3,8 @@
 
 import net from 'node:net';
 import fs from 'node:fs';
-import type { Logger } from './shared/log.js';
-import { tag, type ToWorker } from './shared/messages.js';
+import type { Logger } from '../shared/log.js';
+import { tag, type ToWorker } from '../shared/messages.js';
 import type { Slot } from './slot.js';
 
 /**

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
-import { INIT_ENV, tag, type ToWorker, type WorkerInit } from '../shared/messages.js';
+import { INIT_ENV, tag, type ToWorker, type WorkerInit } from '../../shared/messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 class ProcessWorker extends EventEmitter implements RuntimeWorker {

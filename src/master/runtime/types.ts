@@ -2,7 +2,7 @@
 
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ToWorker, WorkerInit } from '../shared/messages.js';
+import type { ToWorker, WorkerInit } from '../../shared/messages.js';
 
 /**
  * A started worker. Emits 'message' (anything the worker sent; the master
@@ -34,4 +34,4 @@ export interface WorkerRuntime {
 }
 
 /** The file workers run, beside this one's directory in dist/. */
-export const WORKER_ENTRY = new URL('../worker.js', import.meta.url);
+export const WORKER_ENTRY = new URL('../../worker.js', import.meta.url);

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Socket } from 'node:net';
-import { tag, type ToWorker, type WorkerInit } from '../shared/messages.js';
+import { tag, type ToWorker, type WorkerInit } from '../../shared/messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 /** Sockets whose descriptor a thread owns now (see adopt). */

@@ -2,9 +2,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunfcgiError } from './shared/errors.js';
-import type { Logger } from './shared/log.js';
-import { isAlive, runfcgiMaster } from './shared/procfs.js';
+import { RunfcgiError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { isAlive, runfcgiMaster } from '../shared/procfs.js';
 
 function reason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;

@@ -1,6 +1,6 @@
 // What the master knows of one worker: its state, and what its heartbeats said.
 
-import { HEARTBEAT_MS } from './shared/messages.js';
+import { HEARTBEAT_MS } from '../shared/messages.js';
 import type { RuntimeWorker } from './runtime/types.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';

@@ -1,7 +1,7 @@
 // Users and groups by name or id, from /etc/passwd and /etc/group (Node has no getpwnam).
 
 import fs from 'node:fs';
-import { UsageError } from './shared/errors.js';
+import { UsageError } from '../shared/errors.js';
 
 export interface Account {
   uid: number;

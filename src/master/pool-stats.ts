@@ -1,9 +1,9 @@
 // The pool's counters over its lifetime, and the status page's data made from them.
 
-import type { Listener } from './bind.js';
-import { tcpListenQueue } from './shared/procfs.js';
+import type { Listener } from '../bind.js';
+import { tcpListenQueue } from '../shared/procfs.js';
 import { isBusy, type Slot } from './slot.js';
-import type { PoolStatus } from './status.js';
+import type { PoolStatus } from '../status.js';
 
 export class PoolStats {
   private readonly startTime = Date.now();
