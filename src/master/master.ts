@@ -1,8 +1,8 @@
 // The master: spawns and supervises workers, keeps the pool sized, takes signals in order.
 
 import fs from 'node:fs';
-import type { Listener } from '../bind.js';
-import { errnoReason, NO_ADDRESS_MESSAGE } from '../bind.js';
+import type { Listener } from './listener/bind.js';
+import { errnoReason, NO_ADDRESS_MESSAGE } from './listener/bind.js';
 import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js';
@@ -13,7 +13,7 @@ import type { PoolStatus } from '../status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from '../shared/procfs.js';
-import { HANDOVER_MS, handoverDeadline } from '../handover.js';
+import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 import { OnDemand } from './ondemand.js';
 

@@ -1,6 +1,6 @@
 // The pool's counters over its lifetime, and the status page's data made from them.
 
-import type { Listener } from '../bind.js';
+import type { Listener } from './listener/bind.js';
 import { tcpListenQueue } from '../shared/procfs.js';
 import { isBusy, type Slot } from './slot.js';
 import type { PoolStatus } from '../status.js';

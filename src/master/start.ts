@@ -1,7 +1,7 @@
 // The master, started in this process (foreground, or the daemon): pidfile, socket, workers, until it stops.
 
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
-import { bindListener } from '../bind.js';
+import { bindListener } from './listener/bind.js';
 import { startControl, type Control } from './control.js';
 import { leftOut, workerEnvironment } from './environment.js';
 import { RunfcgiError } from '../shared/errors.js';

@@ -2,10 +2,10 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from './shared/log.js';
-import { isAlive } from './shared/procfs.js';
+import type { Logger } from '../../shared/log.js';
+import { isAlive } from '../../shared/procfs.js';
 import { ipcPipes, offerHandle, receiveHandle, type Offer, type Received, type UvHandle } from './ipc-pipe.js';
-import { once } from './shared/once.js';
+import { once } from '../../shared/once.js';
 
 /**
  * What a listener can do for a restart (kill, then start at once). On

@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { RunfcgiError, UsageError } from './shared/errors.js';
-import type { Logger } from './shared/log.js';
-import type { Method } from './config/options.js';
-import { lookupGroup, lookupUser } from './master/accounts.js';
+import { RunfcgiError, UsageError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { Method } from '../../config/options.js';
+import { lookupGroup, lookupUser } from '../accounts.js';
 import { handingOver, NO_HANDOVER, takeOverTcp, tcpHandover, unixHandover, type Handover } from './handover.js';
 import type { Received } from './ipc-pipe.js';
-import { once } from './shared/once.js';
+import { once } from '../../shared/once.js';
 
 export interface Listener extends Omit<Handover, 'cleanupHandover'> {
   /** The descriptor workers get as their fd 0. */

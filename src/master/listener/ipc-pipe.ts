@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
-import { once } from './shared/once.js';
+import { once } from '../../shared/once.js';
 
 /**
  * Node passes handles over IPC pipes only to and from its own children
