@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { loadApp } from '../../dist/adapter/load.js';
 import { encodeParams, encodeRecord } from '../../dist/protocol/fcgi/codec.js';
 import { createLogger } from '../../dist/shared/log.js';
-import { serve } from '../../dist/serve.js';
+import { serve } from '../../dist/worker/serve.js';
 
 const [app = new URL('./peers/hello.mjs', import.meta.url).pathname, total = '200000'] = process.argv.slice(2);
 const CONNECTIONS = 32;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { loadApp } from '../../dist/adapter/load.js';
 import { createLogger } from '../../dist/shared/log.js';
-import { serve } from '../../dist/serve.js';
+import { serve } from '../../dist/worker/serve.js';
 
 const [socket, app, seconds = '8'] = process.argv.slice(2);
 const log = createLogger({}, 'warn');

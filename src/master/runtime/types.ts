@@ -34,4 +34,4 @@ export interface WorkerRuntime {
 }
 
 /** The file workers run, beside this one's directory in dist/. */
-export const WORKER_ENTRY = new URL('../../worker.js', import.meta.url);
+export const WORKER_ENTRY = new URL('../../worker/main.js', import.meta.url);

@@ -4,18 +4,18 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { WEB_SERVER_ADDRS, webServerCheck } from './shared/access-list.js';
-import { installFastResponse } from './adapter/fast-response.js';
-import { loadApp, type AppHooks } from './adapter/load.js';
+import { WEB_SERVER_ADDRS, webServerCheck } from '../shared/access-list.js';
+import { installFastResponse } from '../adapter/fast-response.js';
+import { loadApp, type AppHooks } from '../adapter/load.js';
 import { appShutdown, holdGroupSignals, ignoreSignal } from './app-shutdown.js';
-import type { AdapterOptions, RequestHandler } from './adapter/types.js';
-import { requestUrl } from './protocol/cgi.js';
-import type { GatewayRequest } from './adapter/types.js';
-import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from './shared/errors.js';
-import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from './shared/log.js';
-import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from './shared/messages.js';
+import type { AdapterOptions, RequestHandler } from '../adapter/types.js';
+import { requestUrl } from '../protocol/cgi.js';
+import type { GatewayRequest } from '../adapter/types.js';
+import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
+import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from '../shared/log.js';
+import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
-import { withManagement, type PoolStatus } from './status.js';
+import { withManagement, type PoolStatus } from './status-page.js';
 
 interface Channel {
   send(message: ToMaster): void;

@@ -1,7 +1,7 @@
 // The app's own cleanup when its worker leaves: the SIGTERM Node's own server would get, or its close() export.
 
 import { isMainThread } from 'node:worker_threads';
-import type { Logger } from './shared/log.js';
+import type { Logger } from '../shared/log.js';
 
 /**
  * A worker process ignores the signals that reach its whole process group

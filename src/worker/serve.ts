@@ -1,12 +1,12 @@
 // Accept -> FastCGI connection -> application handler; time limits; the graceful close of it all.
 
 import type net from 'node:net';
-import type { RequestHandler } from './adapter/types.js';
-import { requestUrl } from './protocol/cgi.js';
-import { FcgiConnection, type ConnectionOptions } from './protocol/fcgi/connection.js';
-import { ScgiConnection } from './protocol/scgi/connection.js';
-import type { GatewayRequest } from './adapter/types.js';
-import type { Logger } from './shared/log.js';
+import type { RequestHandler } from '../adapter/types.js';
+import { requestUrl } from '../protocol/cgi.js';
+import { FcgiConnection, type ConnectionOptions } from '../protocol/fcgi/connection.js';
+import { ScgiConnection } from '../protocol/scgi/connection.js';
+import type { GatewayRequest } from '../adapter/types.js';
+import type { Logger } from '../shared/log.js';
 
 export interface Serving {
   /** Connections open now. */

@@ -1,8 +1,8 @@
 // The status page and ping (PHP-FPM's pm.status_path and ping.path), answered by runfcgi, never by the app.
 
-import type { RequestHandler } from './adapter/types.js';
-import { requestUrl } from './protocol/cgi.js';
-import type { GatewayRequest, RequestSink } from './adapter/types.js';
+import type { RequestHandler } from '../adapter/types.js';
+import { requestUrl } from '../protocol/cgi.js';
+import type { GatewayRequest, RequestSink } from '../adapter/types.js';
 
 export interface WorkerStatus {
   id: number;
