@@ -12,7 +12,7 @@ if [ -n "$missing" ]; then
 fi
 for s in nginx php*-fpm; do service "$s" stop >/dev/null 2>&1 || true; done
 mkdir -p .bench
-[ -f dist/cli.js ] || npm run build
+[ -f dist/cli/main.js ] || npm run build
 if [ ! -x .bench/gofcgi ] || [ scripts/bench/peers/fcgi.go -nt .bench/gofcgi ]; then
   GOCACHE="$PWD/.bench/gocache" GO111MODULE=off go build -o .bench/gofcgi scripts/bench/peers/fcgi.go
 fi

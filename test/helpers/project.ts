@@ -59,7 +59,7 @@ function packed(): string {
 
 /** npm pack, unpacked into BUILD/node_modules/runfcgi, with the dependencies beside it. */
 function pack(build: string): void {
-  if (!fs.existsSync(path.join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before the tests');
+  if (!fs.existsSync(path.join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before the tests');
   // --ignore-scripts: dist/ is built already (npm test builds first), and prepare would rebuild it.
   const [info] = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', build], { cwd: ROOT, encoding: 'utf8' })) as { filename: string }[];
   const modules = path.join(build, 'node_modules');
