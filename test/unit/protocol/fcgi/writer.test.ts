@@ -2,9 +2,9 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as C from '../../src/protocol/fcgi/constants.js';
-import { RecordWriter } from '../../src/protocol/fcgi/writer.js';
-import { MemorySocket } from '../helpers/memory-socket.js';
+import * as C from '../../../../src/protocol/fcgi/constants.js';
+import { RecordWriter } from '../../../../src/protocol/fcgi/writer.js';
+import { MemorySocket } from '../../../helpers/memory-socket.js';
 
 type Op =
   | { kind: 'text'; id: number; text: string; encoding: 'utf8' | 'latin1' | 'hex' }

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { RequestSink } from '../../src/protocol/fcgi/request.js';
-import { ScgiConnection, type ScgiRequest } from '../../src/protocol/scgi/connection.js';
-import { MemorySocket, settle } from '../helpers/memory-socket.js';
+import type { RequestSink } from '../../../../src/protocol/fcgi/request.js';
+import { ScgiConnection, type ScgiRequest } from '../../../../src/protocol/scgi/connection.js';
+import { MemorySocket, settle } from '../../../helpers/memory-socket.js';
 
 /** An SCGI request as nginx's scgi_pass sends it. */
 function scgi(headers: [string, string][], body = ''): Buffer {

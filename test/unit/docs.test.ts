@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { optionsMarkdown } from '../src/config/options.js';
+import { optionsMarkdown } from '../../src/config/options.js';
 
 describe('documentation', () => {
   it("README's options table is the one generated from the options table (npm run docs)", () => {

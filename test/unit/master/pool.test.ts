@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { poolDecision } from '../src/master/pool.js';
+import { poolDecision } from '../../../src/master/pool.js';
 
 const limits = { minspare: 2, maxspare: 3, maxchildren: 5 };
 

@@ -2,11 +2,11 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, decodeParams, encodeParams, encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
-import * as C from '../../src/protocol/fcgi/constants.js';
-import { RecordParser } from '../../src/protocol/fcgi/parser.js';
-import { MemorySocket, settle } from '../helpers/memory-socket.js';
+import { ProtocolError, decodeParams, encodeParams, encodeRecord } from '../../../../src/protocol/fcgi/codec.js';
+import { FcgiConnection } from '../../../../src/protocol/fcgi/connection.js';
+import * as C from '../../../../src/protocol/fcgi/constants.js';
+import { RecordParser } from '../../../../src/protocol/fcgi/parser.js';
+import { MemorySocket, settle } from '../../../helpers/memory-socket.js';
 
 const latin1 = fc.string({ unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)), maxLength: 300 });
 const record = fc.record({

@@ -3,14 +3,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { fetchHandler } from '../../src/adapter/fetch.js';
-import { nodeHandler } from '../../src/adapter/node.js';
-import { encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
-import type { RequestHandler } from '../../src/adapter/types.js';
-import { silentLog } from '../helpers/adapter.js';
-import { request } from '../helpers/fcgi-records.js';
-import { MemorySocket, settle } from '../helpers/memory-socket.js';
+import { fetchHandler } from '../../../src/adapter/fetch.js';
+import { nodeHandler } from '../../../src/adapter/node.js';
+import { encodeRecord } from '../../../src/protocol/fcgi/codec.js';
+import { FcgiConnection } from '../../../src/protocol/fcgi/connection.js';
+import type { RequestHandler } from '../../../src/adapter/types.js';
+import { silentLog } from '../../helpers/adapter.js';
+import { request } from '../../helpers/fcgi-records.js';
+import { MemorySocket, settle } from '../../helpers/memory-socket.js';
 
 const opts = { debug: false, log: silentLog };
 

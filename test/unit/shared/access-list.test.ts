@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { webServerCheck } from '../src/shared/access-list.js';
+import { webServerCheck } from '../../../src/shared/access-list.js';
 
 describe('FCGI_WEB_SERVER_ADDRS', () => {
   it('is off when unset or empty', () => {

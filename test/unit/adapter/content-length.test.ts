@@ -4,8 +4,8 @@
 import http, { type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { nodeHandler } from '../../src/adapter/node.js';
-import { exchange, header, silentLog } from '../helpers/adapter.js';
+import { nodeHandler } from '../../../src/adapter/node.js';
+import { exchange, header, silentLog } from '../../helpers/adapter.js';
 
 const opts = { debug: false, log: silentLog };
 

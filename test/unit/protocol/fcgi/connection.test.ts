@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
-import { decodeParams, encodeParams, encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import * as C from '../../src/protocol/fcgi/constants.js';
-import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
-import type { FcgiRequest, RequestSink } from '../../src/protocol/fcgi/request.js';
-import { begin, params, request, stdin } from '../helpers/fcgi-records.js';
-import { MemorySocket, settle } from '../helpers/memory-socket.js';
+import { decodeParams, encodeParams, encodeRecord } from '../../../../src/protocol/fcgi/codec.js';
+import * as C from '../../../../src/protocol/fcgi/constants.js';
+import { FcgiConnection } from '../../../../src/protocol/fcgi/connection.js';
+import type { FcgiRequest, RequestSink } from '../../../../src/protocol/fcgi/request.js';
+import { begin, params, request, stdin } from '../../../helpers/fcgi-records.js';
+import { MemorySocket, settle } from '../../../helpers/memory-socket.js';
 
 /** A connection whose handler answers "<id>:<body>" once the body has arrived. */
 function echoConnection(options = {}) {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/shared/log.js';
-import { OnDemand } from '../src/master/ondemand.js';
-import type { RuntimeWorker } from '../src/master/runtime/types.js';
-import { newSlot, type Slot } from '../src/master/slot.js';
+import { createLogger } from '../../../src/shared/log.js';
+import { OnDemand } from '../../../src/master/ondemand.js';
+import type { RuntimeWorker } from '../../../src/master/runtime/types.js';
+import { newSlot, type Slot } from '../../../src/master/slot.js';
 
 const log = createLogger({}, 'silent');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../src/cli/main.js';
-import { resolveOptions } from '../src/config/options.js';
-import { runSync } from './helpers/run.js';
+import { parseArgs } from '../../../src/cli/main.js';
+import { resolveOptions } from '../../../src/config/options.js';
+import { runSync } from '../../helpers/run.js';
 
 describe('command line', () => {
   it('prints help with every option and the examples, exit 0', () => {

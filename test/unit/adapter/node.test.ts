@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { nodeHandler } from '../../src/adapter/node.js';
-import { handlerFor } from '../../src/adapter/load.js';
-import { exchange, header, silentLog } from '../helpers/adapter.js';
-import { waitFor } from '../helpers/load.js';
+import { nodeHandler } from '../../../src/adapter/node.js';
+import { handlerFor } from '../../../src/adapter/load.js';
+import { exchange, header, silentLog } from '../../helpers/adapter.js';
+import { waitFor } from '../../helpers/load.js';
 
 const opts = { debug: false, log: silentLog };
 
@@ -163,7 +163,7 @@ describe('Node (req, res) adapter', () => {
       res.on('close', () => (closed = true));
       res.write('partial');
     }, opts), {}, '', 50);
-    const { encodeRecord } = await import('../../src/protocol/fcgi/codec.js');
+    const { encodeRecord } = await import('../../../src/protocol/fcgi/codec.js');
     socket.push(encodeRecord(2, 1));
     await waitFor(() => closed, 30_000, "the response's close event");
     expect(closed).toBe(true);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import { FCGI_BEGIN_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT } from '../../src/protocol/fcgi/constants.js';
-import { RecordParser } from '../../src/protocol/fcgi/parser.js';
+import { ProtocolError, encodeRecord } from '../../../../src/protocol/fcgi/codec.js';
+import { FCGI_BEGIN_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT } from '../../../../src/protocol/fcgi/constants.js';
+import { RecordParser } from '../../../../src/protocol/fcgi/parser.js';
 
 type Rec = [number, number, string];
 

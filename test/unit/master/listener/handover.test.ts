@@ -3,8 +3,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HANDOVER_MS, handoverDeadline, takeOverTcp, tcpHandover } from '../src/master/listener/handover.js';
-import type { Logger } from '../src/shared/log.js';
+import { HANDOVER_MS, handoverDeadline, takeOverTcp, tcpHandover } from '../../../../src/master/listener/handover.js';
+import type { Logger } from '../../../../src/shared/log.js';
 
 /** A logger that keeps its lines. */
 function recorder(): Logger & { lines: string[] } {
@@ -85,7 +85,7 @@ describe('the TCP handover', () => {
     vi.spyOn(process as unknown as { binding: (name: string) => unknown }, 'binding').mockImplementation(() => {
       throw new Error('No such module: pipe_wrap');
     });
-    const fresh = await import('../src/master/listener/handover.js');
+    const fresh = await import('../../../../src/master/listener/handover.js');
     const log = recorder();
     const handle = createServerHandle('127.0.0.1', 0, 4);
     const handover = fresh.tcpHandover(handle, '127.0.0.1', 1, log);

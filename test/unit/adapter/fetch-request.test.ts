@@ -3,8 +3,8 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fetchHandler } from '../../src/adapter/fetch.js';
-import { exchange, silentLog } from '../helpers/adapter.js';
+import { fetchHandler } from '../../../src/adapter/fetch.js';
+import { exchange, silentLog } from '../../helpers/adapter.js';
 
 /** The properties a Request has, read as they are (signal and body by what they say). */
 const PROPERTIES = ['method', 'url', 'destination', 'referrer', 'referrerPolicy', 'mode', 'credentials', 'cache', 'redirect', 'integrity', 'keepalive', 'isReloadNavigation', 'isHistoryNavigation', 'duplex', 'bodyUsed'] as const;

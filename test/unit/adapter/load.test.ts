@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadApp } from '../../src/adapter/load.js';
-import { AppLoadError, EXIT_APP_LOAD } from '../../src/shared/errors.js';
-import { exchange } from '../helpers/adapter.js';
+import { loadApp } from '../../../src/adapter/load.js';
+import { AppLoadError, EXIT_APP_LOAD } from '../../../src/shared/errors.js';
+import { exchange } from '../../helpers/adapter.js';
 
 /** A logger that keeps its lines, to see what discovery said it found. */
 function recordingLog(): { log: pino.Logger; lines: () => string[] } {

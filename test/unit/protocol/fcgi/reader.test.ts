@@ -2,8 +2,8 @@
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readIntoSharedBuffer } from '../../src/protocol/fcgi/reader.js';
-import { waitFor } from '../helpers/load.js';
+import { readIntoSharedBuffer } from '../../../../src/protocol/fcgi/reader.js';
+import { waitFor } from '../../../helpers/load.js';
 
 describe('readIntoSharedBuffer', () => {
   let server: net.Server | undefined;

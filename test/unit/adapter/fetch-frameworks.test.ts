@@ -5,11 +5,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fetchHandler, type FetchApp } from '../../src/adapter/fetch.js';
-import type { RequestHandler } from '../../src/adapter/types.js';
-import { exchange, header, silentLog } from '../helpers/adapter.js';
+import { fetchHandler, type FetchApp } from '../../../src/adapter/fetch.js';
+import type { RequestHandler } from '../../../src/adapter/types.js';
+import { exchange, header, silentLog } from '../../helpers/adapter.js';
 
-const FRAMEWORKS = path.join(import.meta.dirname, '../fixtures/frameworks');
+const FRAMEWORKS = path.join(import.meta.dirname, '../../fixtures/frameworks');
 
 async function load(fixture: string): Promise<RequestHandler> {
   const mod = (await import(pathToFileURL(path.join(FRAMEWORKS, fixture)).href)) as { default: FetchApp };

@@ -3,10 +3,10 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FastResponse } from '../../src/adapter/fast-response.js';
-import { fetchHandler } from '../../src/adapter/fetch.js';
-import { READS_NATIVE_BODIES } from '../../src/adapter/fetch-response.js';
-import { exchange, silentLog, type Exchange } from '../helpers/adapter.js';
+import { FastResponse } from '../../../src/adapter/fast-response.js';
+import { fetchHandler } from '../../../src/adapter/fetch.js';
+import { READS_NATIVE_BODIES } from '../../../src/adapter/fetch-response.js';
+import { exchange, silentLog, type Exchange } from '../../helpers/adapter.js';
 
 const NativeResponse = globalThis.Response;
 

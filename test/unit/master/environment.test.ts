@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leftOut, workerEnvironment } from '../src/master/environment.js';
+import { leftOut, workerEnvironment } from '../../../src/master/environment.js';
 
 describe("the workers' clean environment", () => {
   const source = { PATH: '/bin', ORIGIN: 'https://example.org', DATABASE_URL: 'postgres://secret', PWD: '/srv', npm_config_cache: '/x', RUNFCGI_DAEMON: '{}' };

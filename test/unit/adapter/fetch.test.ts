@@ -1,15 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { FastResponse } from '../../src/adapter/fast-response.js';
-import { fetchHandler, type FetchApp } from '../../src/adapter/fetch.js';
-import { READS_NATIVE_BODIES } from '../../src/adapter/fetch-response.js';
-import { encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
-import * as C from '../../src/protocol/fcgi/constants.js';
-import { exchange, header, silentLog } from '../helpers/adapter.js';
-import { begin, params as paramRecords, parseCgi, request as requestRecords, stdin } from '../helpers/fcgi-records.js';
-import { MemorySocket, settle } from '../helpers/memory-socket.js';
+import { FastResponse } from '../../../src/adapter/fast-response.js';
+import { fetchHandler, type FetchApp } from '../../../src/adapter/fetch.js';
+import { READS_NATIVE_BODIES } from '../../../src/adapter/fetch-response.js';
+import { encodeRecord } from '../../../src/protocol/fcgi/codec.js';
+import { FcgiConnection } from '../../../src/protocol/fcgi/connection.js';
+import * as C from '../../../src/protocol/fcgi/constants.js';
+import { exchange, header, silentLog } from '../../helpers/adapter.js';
+import { begin, params as paramRecords, parseCgi, request as requestRecords, stdin } from '../../helpers/fcgi-records.js';
+import { MemorySocket, settle } from '../../helpers/memory-socket.js';
 
 const opts = { debug: false, log: silentLog };
 

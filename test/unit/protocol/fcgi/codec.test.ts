@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, decodeParams, encodeEndRequest, encodeParams, encodeRecord } from '../../src/protocol/fcgi/codec.js';
-import { FCGI_STDOUT } from '../../src/protocol/fcgi/constants.js';
+import { ProtocolError, decodeParams, encodeEndRequest, encodeParams, encodeRecord } from '../../../../src/protocol/fcgi/codec.js';
+import { FCGI_STDOUT } from '../../../../src/protocol/fcgi/constants.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 

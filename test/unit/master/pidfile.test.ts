@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../src/shared/log.js';
-import { Pidfile } from '../src/master/pidfile.js';
-import { runfcgiMaster } from '../src/shared/procfs.js';
-import { waitFor } from './helpers/load.js';
+import type { Logger } from '../../../src/shared/log.js';
+import { Pidfile } from '../../../src/master/pidfile.js';
+import { runfcgiMaster } from '../../../src/shared/procfs.js';
+import { waitFor } from '../../helpers/load.js';
 
 const silent = { fatal() {}, error() {}, warn() {}, info() {}, debug() {}, trace() {} } as unknown as Logger;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runfcgi-pidfile-'));
