@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Keeps README.md in step with the code: the options table from src/options.ts, and each
+// Keeps README.md in step with the code: the options table from src/config/options.ts, and each
 // recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
 // `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
 import fs from 'node:fs';

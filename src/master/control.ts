@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Logger } from '../shared/log.js';
-import type { PoolStatus } from '../worker/status-page.js';
+import type { PoolStatus } from '../shared/pool-status.js';
 
 /** What `runfcgi status` gets: the status page's data with every worker, and the master's own. */
 export interface ControlStatus extends PoolStatus {

@@ -9,7 +9,7 @@ import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js
 import type { Options } from '../config/options.js';
 import { poolDecision, type PoolLimits } from './pool.js';
 import { PoolStats } from './pool-stats.js';
-import type { PoolStatus } from '../worker/status-page.js';
+import type { PoolStatus } from '../shared/pool-status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
 import { isBusy, newSlot, type Slot } from './slot.js';
 import { STOPPING_TITLE } from '../shared/procfs.js';

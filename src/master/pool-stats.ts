@@ -3,7 +3,7 @@
 import type { Listener } from './listener/bind.js';
 import { tcpListenQueue } from '../shared/procfs.js';
 import { isBusy, type Slot } from './slot.js';
-import type { PoolStatus } from '../worker/status-page.js';
+import type { PoolStatus } from '../shared/pool-status.js';
 
 export class PoolStats {
   private readonly startTime = Date.now();

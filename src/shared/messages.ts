@@ -1,7 +1,7 @@
 // Messages between master and workers. Each carries a marker, so an app's own process.send() never passes for ours.
 
 import type { Options } from '../config/options.js';
-import type { PoolStatus } from '../worker/status-page.js';
+import type { PoolStatus } from './pool-status.js';
 
 export const MARK = 'runfcgi';
 

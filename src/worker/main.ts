@@ -15,7 +15,8 @@ import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.
 import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
-import { withManagement, type PoolStatus } from './status-page.js';
+import { withManagement } from './status-page.js';
+import type { PoolStatus } from '../shared/pool-status.js';
 
 interface Channel {
   send(message: ToMaster): void;

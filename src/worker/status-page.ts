@@ -3,40 +3,7 @@
 import type { RequestHandler } from '../adapter/types.js';
 import { requestUrl } from '../protocol/cgi.js';
 import type { GatewayRequest, RequestSink } from '../adapter/types.js';
-
-export interface WorkerStatus {
-  id: number;
-  pid: number;
-  threadId: number | null;
-  state: string;
-  startTime: number;
-  requests: number;
-  activeRequests: number;
-  eventLoopLagMs: number;
-  /** A process's RSS, or a thread's JavaScript heap and Buffers. */
-  memoryBytes: number;
-}
-
-export interface PoolStatus {
-  pool: string;
-  method: string;
-  startTime: number;
-  startSince: number;
-  acceptedRequests: number;
-  /** Connections waiting to be accepted (TCP on Linux); null where the system does not tell. */
-  listenQueue: number | null;
-  idleWorkers: number;
-  activeWorkers: number;
-  totalWorkers: number;
-  maxActiveWorkers: number;
-  maxChildrenReached: number;
-  restarts: number;
-  slowRequests: number;
-  timedOutRequests: number;
-  /** Requests whose client left (the web server gave them up) before they were answered. */
-  abortedRequests: number;
-  workers?: WorkerStatus[];
-}
+import type { PoolStatus } from '../shared/pool-status.js';
 
 const date = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prettyLine } from '../../../src/shared/log.js';
-import { renderOpenMetrics, renderText, type PoolStatus } from '../../../src/worker/status-page.js';
+import { renderOpenMetrics, renderText } from '../../../src/worker/status-page.js';
+import type { PoolStatus } from '../../../src/shared/pool-status.js';
 
 const status: PoolStatus = {
   pool: 'unix:/run/app.sock', method: 'prefork', startTime: 1_700_000_000, startSince: 42, acceptedRequests: 1234,
