@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from '../shared/errors.js';
 import { controlPath, type ControlStatus } from '../master/control.js';
-import { parseArgs } from './main.js';
+import { parseArgs } from './args.js';
 import { resolveOptions, type Options } from '../config/options.js';
 import { isAlive, runfcgiMaster } from '../shared/procfs.js';
 import { renderStatus } from './status-table.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../../src/cli/main.js';
+import { parseArgs } from '../../../src/cli/args.js';
 import { resolveOptions } from '../../../src/config/options.js';
 import { runSync } from '../../helpers/run.js';
 
