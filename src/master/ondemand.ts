@@ -2,10 +2,10 @@
 // request; the master then watches the listening socket, and a connection starts a worker.
 
 import net from 'node:net';
-import fs from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { tag, type ToWorker } from '../shared/messages.js';
 import type { Slot } from './slot.js';
+import { closeFd0, keepFd0Taken } from './listener/fd0.js';
 
 /**
  * While no worker runs, the master listens on the socket itself (on fd 0,
@@ -86,11 +86,7 @@ export class OnDemand {
    */
   private askCopy(slot: Slot): void {
     this.copyAsked = true;
-    try {
-      fs.closeSync(0);
-    } catch {
-      // closed already
-    }
+    closeFd0();
     slot.worker.send(tag<ToWorker>({ type: 'give-socket' }));
   }
 
@@ -105,8 +101,7 @@ export class OnDemand {
       return;
     }
     this.log.error({ fd }, 'no copy of the socket on fd 0: the pool cannot stop when idle');
-    // fd 0 must not stay free: libuv aborts when what it opens itself lands on fds 0-2 (see worker.ts leave()).
-    if (!isOpen(0)) fs.openSync('/dev/null', 'r');
+    keepFd0Taken();
   }
 
   private startWatching(): void {
@@ -138,14 +133,5 @@ export class OnDemand {
   close(): void {
     this.stopWatching();
     for (const socket of this.held.splice(0)) socket.destroy();
-  }
-}
-
-function isOpen(fd: number): boolean {
-  try {
-    fs.fstatSync(fd);
-    return true;
-  } catch {
-    return false;
   }
 }

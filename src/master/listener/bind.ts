@@ -7,6 +7,7 @@ import { getSystemErrorName } from 'node:util';
 import { RunfcgiError, UsageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Method } from '../../config/options.js';
+import { closeHandle, freeFd0, misplaced, placementFor, type Placement } from './fd0.js';
 import { lookupGroup, lookupUser } from '../accounts.js';
 import { handingOver, NO_HANDOVER, takeOverTcp, tcpHandover, unixHandover, type Handover } from './handover.js';
 import type { Received } from './ipc-pipe.js';
@@ -51,34 +52,18 @@ export function errnoReason(code: string | undefined, fallback = ''): string {
   }
 }
 
-/**
- * Threads share the master's descriptors, and libuv closes an fd >= 3 for
- * the whole process when one thread's server closes; fds 0-2 it never
- * closes. So for threads the socket must sit on fd 0: close stdin (a server
- * never reads it) and the next descriptor created takes its number.
- */
-function freeFd0(method: Method): void {
-  if (method !== 'threaded') return;
-  // libuv opens a spare descriptor when it creates its first stream (its
-  // EMFILE trick); let that happen now, or it would take fd 0 from us.
-  // (A throwaway handle on an ephemeral loopback port, closed at once.)
+/** libuv opens a spare descriptor with its first stream (see freeFd0): a throwaway handle on an ephemeral loopback port, closed at once. */
+function openSpareFirst(): void {
   const spare = createServerHandle('127.0.0.1', 0, 4);
   if (typeof spare !== 'number') spare.close();
-  fs.closeSync(0);
 }
 
-/** Closes our copy of the socket; on fd 0 libuv leaves that to us. */
-function release(handle: ServerHandle): void {
-  const fd = handle.fd;
-  handle.close();
-  if (fd === 0) fs.closeSync(0);
-}
-
-function bound(handle: ServerHandle | number, what: string, method: Method): ServerHandle {
+function bound(handle: ServerHandle | number, what: string, placement: Placement): ServerHandle {
   if (typeof handle === 'number') throw new RunfcgiError(`cannot listen on ${what}: ${errnoReason(getSystemErrorName(handle))}`);
-  if (method === 'threaded' && handle.fd !== 0) {
+  const why = misplaced(placement, handle.fd);
+  if (why !== undefined) {
     handle.close();
-    throw new RunfcgiError(`cannot listen on ${what}: the socket did not land on fd 0 (got fd ${handle.fd}), which worker threads need`);
+    throw new RunfcgiError(`cannot listen on ${what}: ${why}`);
   }
   return handle;
 }
@@ -101,19 +86,19 @@ async function resolveHost(host: string, shown: string): Promise<{ address: stri
  * runfcgi that offers it (the restart script: kill, then start at once), or
  * waits a few seconds for its holder to let go of it.
  */
-async function bindTcp(host: string, port: number, method: Method, log: Logger, uids: number[]): Promise<Listener> {
+async function bindTcp(host: string, port: number, placement: Placement, log: Logger, uids: number[]): Promise<Listener> {
   const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const { address, family } = await resolveHost(host, shown);
   const deadline = Date.now() + WAIT_FREE_MS;
   let logged = false;
   for (;;) {
     try {
-      const handle = bindTcpOnce(address, port, family, shown, method);
+      const handle = bindTcpOnce(address, port, family, shown, placement);
       return tcpListener(handle, shown, address, port, log);
     } catch (error) {
       if (!(error instanceof AddressInUse) || Date.now() > deadline) throw error;
     }
-    const received = await takeOverTcp(address, port, uids, method === 'threaded', log);
+    const received = await takeOverTcp(address, port, uids, placement, log);
     if (received !== undefined) {
       log.info({ host, port }, 'taking the socket over from a stopping runfcgi');
       return tcpListener(received.handle as ServerHandle, shown, address, port, log, received);
@@ -126,19 +111,19 @@ async function bindTcp(host: string, port: number, method: Method, log: Logger, 
 
 function tcpListener(handle: ServerHandle, shown: string, address: string, port: number, log: Logger, received?: Received): Listener {
   const { cleanupHandover, ...handover } = tcpHandover(handle, address, port, log, received);
-  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => release(handle)), cleanup: cleanupHandover, ...handover };
+  return { fd: handle.fd, address: `tcp:${shown}`, inherited: false, close: once(() => closeHandle(handle)), cleanup: cleanupHandover, ...handover };
 }
 
 class AddressInUse extends RunfcgiError {}
 
-function bindTcpOnce(address: string, port: number, family: number, shown: string, method: Method): ServerHandle {
-  freeFd0(method);
-  const handle = bound(createServerHandle(address, port, family), shown, method);
+function bindTcpOnce(address: string, port: number, family: number, shown: string, placement: Placement): ServerHandle {
+  freeFd0(placement, openSpareFirst);
+  const handle = bound(createServerHandle(address, port, family), shown, placement);
   // libuv keeps a bind's EADDRINUSE for listen(), which only a worker calls:
   // an unbound socket would then listen on a random port. Ask what we got.
   const name: { port?: number } = {};
   if (handle.getsockname?.(name) !== 0 || name.port !== port) {
-    release(handle);
+    closeHandle(handle);
     throw new AddressInUse(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
   }
   return handle;
@@ -210,7 +195,7 @@ function setAccess(socketPath: string, access: SocketAccess): void {
  * temporary name is bound as it is, and refuses connections until a worker
  * listens.)
  */
-async function bindUnix(socketPath: string, method: Method, log: Logger, access: SocketAccess): Promise<Listener> {
+async function bindUnix(socketPath: string, placement: Placement, log: Logger, access: SocketAccess): Promise<Listener> {
   const dir = path.dirname(socketPath);
   if (!fs.existsSync(dir)) throw new RunfcgiError(`cannot listen on ${socketPath}: directory ${dir} does not exist`);
   const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
@@ -223,8 +208,8 @@ async function bindUnix(socketPath: string, method: Method, log: Logger, access:
   const temporary = path.join(dir, `.runfcgi-${process.pid}.sock`);
   const bindPath = Buffer.byteLength(temporary) <= 107 ? temporary : socketPath;
   fs.rmSync(bindPath, { force: true });
-  freeFd0(method);
-  const handle = bound(createServerHandle(bindPath, -1, -1), socketPath, method);
+  freeFd0(placement, openSpareFirst);
+  const handle = bound(createServerHandle(bindPath, -1, -1), socketPath, placement);
   let ino: number;
   let dev: number;
   try {
@@ -254,7 +239,7 @@ async function bindUnix(socketPath: string, method: Method, log: Logger, access:
     fd: handle.fd,
     address: `unix:${socketPath}`,
     inherited: false,
-    close: once(() => release(handle)),
+    close: once(() => closeHandle(handle)),
     // Another master may have taken the path over since: leave its socket alone.
     cleanup: () => {
       if (ours()) fs.rmSync(socketPath, { force: true });
@@ -298,10 +283,7 @@ export async function bindListener(
   log: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Listener> {
-  // Workers on demand: the master watches the socket while no worker runs, and
-  // that watch must end without closing it, which libuv does only for fds 0-2
-  // (see ondemand.ts). So the socket sits on fd 0, as threads need it.
-  const placement: Method = options.pm === 'ondemand' ? 'threaded' : options.method;
+  const placement = placementFor(options);
   if (options.socket !== undefined) return bindUnix(options.socket, placement, log, options);
   if (options.host !== undefined && options.port !== undefined) return bindTcp(options.host, options.port, placement, log, handoverUids(options.user));
   return inheritedListener(options.method, env);

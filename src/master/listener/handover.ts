@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/log.js';
 import { isAlive } from '../../shared/procfs.js';
 import { ipcPipes, offerHandle, receiveHandle, type Offer, type Received, type UvHandle } from './ipc-pipe.js';
 import { once } from '../../shared/once.js';
+import { closeHandle, misplaced, type Placement } from './fd0.js';
 
 /**
  * What a listener can do for a restart (kill, then start at once). On
@@ -150,25 +151,23 @@ export function tcpHandover(handle: UvHandle, address: string, port: number, log
  * The TCP socket at `address`:`port` from a master that is stopping, if one
  * offers it (see announceHandover); undefined otherwise. `uids`: whose
  * rendezvous to look in (ours; as root, also user='s, which a threaded master
- * runs as). `onFd0`: worker threads need the socket on fd 0.
+ * runs as). `placement`: where the socket must land (fd0.ts).
  */
-export async function takeOverTcp(address: string, port: number, uids: number[], onFd0: boolean, log: Logger): Promise<Received | undefined> {
+export async function takeOverTcp(address: string, port: number, uids: number[], placement: Placement, log: Logger): Promise<Received | undefined> {
   const ipc = ipcPipes();
   if (typeof ipc === 'string') return undefined;
   for (const uid of new Set(uids)) {
     const where = rendezvous(uid, address, port, false);
     if (typeof where !== 'string' || !fs.existsSync(where)) continue;
-    const received = await receiveHandle(ipc, where, onFd0, RECEIVE_MS);
+    const received = await receiveHandle(ipc, where, placement, RECEIVE_MS);
     if (received === undefined) continue;
     const name: { address?: string; port?: number } = {};
     const fits = received.handle.getsockname?.(name) === 0 && name.port === port && name.address === address;
-    if (fits && (!onFd0 || received.handle.fd === 0)) return received;
-    const why = fits ? `it did not land on fd 0 (got fd ${received.handle.fd}), which worker threads need` : 'it is not bound to this address';
+    const wrongFd = misplaced(placement, received.handle.fd);
+    if (fits && wrongFd === undefined) return received;
+    const why = wrongFd ?? 'it is not bound to this address';
     log.warn({ address, port }, `a stopping runfcgi sent its socket, but ${why}: binding the port once it lets go`);
-    const fd = received.handle.fd;
-    received.handle.close();
-    // libuv leaves fds 0-2 open: ours to close.
-    if (fd === 0) fs.closeSync(0);
+    closeHandle(received.handle);
     received.close();
   }
   return undefined;

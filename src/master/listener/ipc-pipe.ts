@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import { once } from '../../shared/once.js';
+import { freeFd0, keepFd0Taken, type Placement } from './fd0.js';
 
 /**
  * Node passes handles over IPC pipes only to and from its own children
@@ -165,25 +166,16 @@ export interface Received {
   close(): void;
 }
 
-/** fd 0 holds something (so that the pipe we open does not land there); our placeholder if we put one. */
-function occupyFd0(): number | undefined {
-  try {
-    fs.fstatSync(0);
-    return undefined;
-  } catch {
-    return fs.openSync('/dev/null', 'r');
-  }
-}
-
 /**
- * Connects to `path` and receives the handle offered there. With `onFd0`, fd
- * 0 is freed just before it arrives, so that the descriptor takes number 0
- * (worker threads need it there; the caller checks that it did). Resolves
+ * Connects to `path` and receives the handle offered there. With placement
+ * 'fd0', fd 0 is freed just before it arrives, so that the descriptor takes
+ * number 0 (the caller checks that it did); until then it stays taken, so
+ * that the pipe we open does not land there. Resolves
  * undefined when nobody offers one within `timeoutMs`.
  */
-export function receiveHandle(ipc: Internals, path: string, onFd0: boolean, timeoutMs: number): Promise<Received | undefined> {
+export function receiveHandle(ipc: Internals, path: string, placement: Placement, timeoutMs: number): Promise<Received | undefined> {
   return new Promise((resolve) => {
-    if (onFd0) occupyFd0();
+    if (placement === 'fd0') keepFd0Taken();
     const pipe = new ipc.Pipe(ipc.types.IPC);
     let settled = false;
     const hangUp = once(() => pipe.close());
@@ -209,7 +201,7 @@ export function receiveHandle(ipc: Internals, path: string, onFd0: boolean, time
     req.oncomplete = (status) => {
       if (status !== 0) return settle(undefined);
       // The lowest free number goes to the next descriptor: the one received.
-      if (onFd0) fs.closeSync(0);
+      freeFd0(placement);
       if (pipe.readStart() !== 0) settle(undefined);
     };
     if (pipe.connect(req, path) !== 0) settle(undefined);

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import { tag, type ToWorker, type WorkerInit } from '../../shared/messages.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
+import { misplaced, placementFor } from '../listener/fd0.js';
 
 /** Sockets whose descriptor a thread owns now (see adopt). */
 const handedToThreads = new Set<Socket>();
@@ -57,10 +58,8 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
 export const threadRuntime: WorkerRuntime = {
   name: 'threaded',
   spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker {
-    if (listenFd !== 0) {
-      // libuv closes an fd >= 3 when a thread's server closes, for the whole process.
-      throw new Error(`threads serve the listening socket on fd 0 only, not fd ${listenFd}`);
-    }
+    const wrongFd = misplaced(placementFor({ method: 'threaded' }), listenFd);
+    if (wrongFd !== undefined) throw new Error(`worker threads cannot start: ${wrongFd}`);
     // Threads share the process's user (the master drops it before they start); env is theirs.
     return new ThreadWorker(new Worker(WORKER_ENTRY, { workerData: init, env: setup.env }));
   },

@@ -57,7 +57,7 @@ describe('the TCP handover', () => {
     expect(fs.statSync(rendezvous).mode & 0o777).toBe(0o600);
     expect(fs.statSync(`/tmp/runfcgi-${uid}`).mode & 0o777).toBe(0o700);
 
-    const received = await takeOverTcp(address, port, [uid], false, log);
+    const received = await takeOverTcp(address, port, [uid], 'any', log);
     expect(received).toBeDefined();
     const got: { address?: string; port?: number } = {};
     expect((received!.handle as Handle).getsockname(got)).toBe(0);
@@ -77,7 +77,7 @@ describe('the TCP handover', () => {
   });
 
   it('finds nothing when no master offers the port', async () => {
-    expect(await takeOverTcp('127.0.0.1', 1, [process.geteuid?.() ?? 0], false, recorder())).toBeUndefined();
+    expect(await takeOverTcp('127.0.0.1', 1, [process.geteuid?.() ?? 0], 'any', recorder())).toBeUndefined();
   });
 
   it("says so in one log line where Node's pipe internals are missing, and offers nothing", async () => {
