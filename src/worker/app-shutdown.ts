@@ -14,9 +14,33 @@ export function ignoreSignal(): void {}
 /** Signals a terminal or systemd sends the whole group: Ctrl+C, Ctrl+\, a hangup, KillMode=control-group. */
 const GROUP_SIGNALS: ReadonlySet<string | symbol> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
-/** Where the worker is in its leaving, as the SIGTERM listener sees it. */
-let delivered: (() => void) | null = null;
-let raisedAgain: (() => void) | null = null;
+/**
+ * Where the worker is in handing SIGTERM to the app, one value:
+ * - 'holding': the signals that reach the whole group are kept from the app (the master decides how workers stop);
+ * - 'sending': appShutdown sent SIGTERM itself; when it arrives, the app's listeners hear it;
+ * - 'heard': the app has it; a SIGTERM now is the app raising it again after its cleanup
+ *   (NestJS does, and expects the default action): its cleanup is done.
+ */
+export type SigtermPhase = 'holding' | 'sending' | 'heard';
+
+/** What one group signal does: reach the app's listeners or not, the next phase, whether the app is done. */
+export interface SignalStep {
+  toApp: boolean;
+  next: SigtermPhase;
+  appDone: boolean;
+}
+
+/** The transitions, as a table: only our own SIGTERM, once, reaches the app. */
+export function onGroupSignal(phase: SigtermPhase, signal: string | symbol): SignalStep {
+  const sigterm = signal === 'SIGTERM';
+  if (phase === 'sending' && sigterm) return { toApp: true, next: 'heard', appDone: false };
+  if (phase === 'heard' && sigterm) return { toApp: false, next: 'heard', appDone: true };
+  return { toApp: false, next: phase, appDone: false };
+}
+
+let phase: SigtermPhase = 'holding';
+/** While 'sending' and 'heard': what appShutdown waits on. */
+let waiting: { heard(): void; appDone(): void } | null = null;
 
 /**
  * Keeps the signals that reach the whole process group from the app's
@@ -29,23 +53,16 @@ let raisedAgain: (() => void) | null = null;
 export function holdGroupSignals(): void {
   const emit = process.emit as (this: NodeJS.Process, event: string | symbol, ...args: unknown[]) => boolean;
   (process as { emit: typeof emit }).emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
-    if (GROUP_SIGNALS.has(event) && !(event === 'SIGTERM' && delivered !== null)) {
-      // A SIGTERM the app raises again after its cleanup (NestJS does, and
-      // expects the default action): the cleanup is done.
-      if (event === 'SIGTERM') raisedAgain?.();
-      return false;
-    }
+    if (!GROUP_SIGNALS.has(event)) return emit.call(this, event, ...args);
+    const step = onGroupSignal(phase, event);
+    phase = step.next;
+    if (step.appDone) waiting?.appDone();
+    if (!step.toApp) return false;
+    waiting?.heard();
     return emit.call(this, event, ...args);
   };
   // A listener of our own, so that Node catches these signals at all (their default action ends the process).
   for (const signal of GROUP_SIGNALS) process.on(signal as NodeJS.Signals, ignoreSignal);
-}
-
-/** Our SIGTERM listener, the first: the one we sent has arrived, the app's listeners follow. */
-function onSigterm(): void {
-  const first = delivered;
-  delivered = null;
-  first?.();
 }
 
 function appListens(signal: NodeJS.Signals): boolean {
@@ -93,16 +110,16 @@ export async function appShutdown(options: ShutdownOptions): Promise<void> {
     log.debug({ ms: Math.round(performance.now() - started) }, 'the app\'s shutdown hooks ran');
   } finally {
     clearTimeout(timer);
-    delivered = raisedAgain = null;
-    process.off('SIGTERM', onSigterm);
+    phase = 'holding';
+    waiting = null;
   }
 }
 
 /**
  * Sends SIGTERM to this process and resolves once the app is done with it.
- * The limit's timer holds the event loop until our listener sees the signal
- * arrive (a signal alone keeps no loop alive); from then on only the app's
- * own timers, sockets and pools do, as under Node's own server.
+ * The limit's timer holds the event loop until the signal arrives (a signal
+ * alone keeps no loop alive); from then on only the app's own timers,
+ * sockets and pools do, as under Node's own server.
  */
 function signalled(timer: NodeJS.Timeout): Promise<'done'> {
   return new Promise((resolve) => {
@@ -110,12 +127,14 @@ function signalled(timer: NodeJS.Timeout): Promise<'done'> {
       process.off('beforeExit', done);
       resolve('done');
     };
-    delivered = () => {
-      timer.unref();
-      process.on('beforeExit', done);
+    waiting = {
+      heard: () => {
+        timer.unref();
+        process.on('beforeExit', done);
+      },
+      appDone: done,
     };
-    process.prependListener('SIGTERM', onSigterm);
-    raisedAgain = done;
+    phase = 'sending';
     process.kill(process.pid, 'SIGTERM');
   });
 }
