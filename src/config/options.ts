@@ -1,5 +1,5 @@
 // THE table of options: names, defaults, parsers and help lines. The CLI,
-// `runfcgi help`, validation and the README's table all come from here.
+// `runfcgi help`, validation, withDefaults and the docs' table all come from here.
 
 import os from 'node:os';
 import { UsageError } from '../shared/errors.js';
@@ -71,14 +71,19 @@ export type OptionInput = Partial<Record<Exclude<OptionName, 'env'>, string | nu
   env?: string | string[] | Record<string, string> | undefined;
 };
 
-interface OptionSpec {
-  name: OptionName;
-  /** What follows the = in help and the README: method=prefork|threaded, socket=PATH. */
+/** One row of the table; `name` ties `default` to the option's type. */
+type OptionSpec = { [K in OptionName]: OptionRow<K> }[OptionName];
+
+interface OptionRow<K extends OptionName> {
+  name: K;
+  /** What follows the = in help and the docs: method=prefork|threaded, socket=PATH. */
   value: string;
   /** Given more than once, the values add up (env=A=1 env=B=2). */
   repeatable?: true;
-  /** How the default reads in help and the README. */
-  defaultText: string;
+  /** The value when the option is not given: withDefaults, help and the docs all read it here. */
+  default?: Options[K];
+  /** How the default reads when withDefaults computes it from other options, or when absence means something (app=). */
+  defaultText?: string;
   help: string;
   /** Turns the given text into the option's value; throws Invalid with what is accepted. */
   parse(text: string, cwd: string): unknown;
@@ -88,47 +93,47 @@ const CORES = Math.max(1, os.availableParallelism());
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see Frameworks in the README)', parse: appModule },
-  { name: 'protocol', value: 'fcgi|scgi', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
-  { name: 'host', value: 'ADDRESS', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
-  { name: 'port', value: 'PORT', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
-  { name: 'socket', value: 'PATH', defaultText: '-', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
-  { name: 'method', value: 'prefork|threaded', defaultText: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
+  { name: 'protocol', value: 'fcgi|scgi', default: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
+  { name: 'host', value: 'ADDRESS', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
+  { name: 'port', value: 'PORT', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
+  { name: 'socket', value: 'PATH', help: 'listen on a UNIX domain socket at this path (a stale one is replaced)', parse: socketPath },
+  { name: 'method', value: 'prefork|threaded', default: 'prefork', help: 'prefork (alias fork): worker processes; threaded (alias thread): worker threads in one process', parse: oneOf<Method>({ prefork: 'prefork', fork: 'prefork', threaded: 'threaded', thread: 'threaded' }) },
   { name: 'maxchildren', value: 'N', defaultText: '4 x CPU cores', help: 'hard limit of workers, busy and spare together', parse: integer(1, 1024) },
   { name: 'minspare', value: 'N', defaultText: 'CPU cores (1 with pm=ondemand)', help: 'spare workers kept ready: a worker whose event loop is blocked or saturated is busy, and new ones start while fewer than this are free', parse: integer(1, 1024) },
   { name: 'maxspare', value: 'N', defaultText: 'CPU cores', help: 'spare workers kept at most: idle ones beyond this are stopped', parse: integer(1, 1024) },
-  { name: 'pm', value: 'dynamic|ondemand', defaultText: 'dynamic', help: "dynamic: keep minspare workers ready; ondemand (PHP-FPM's pm = ondemand): stop every worker after processidletimeout seconds without requests, and start one when a connection comes", parse: oneOf<ProcessManager>({ dynamic: 'dynamic', ondemand: 'ondemand' }) },
-  { name: 'processidletimeout', value: 'SECONDS', defaultText: '10', help: "with pm=ondemand: seconds without a request after which the workers stop (PHP-FPM's pm.process_idle_timeout, Passenger's pool_idle_time)", parse: integer(1, 86400) },
-  { name: 'maxrequests', value: 'N', defaultText: '0', help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
-  { name: 'maxmemory', value: 'MB', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
-  { name: 'graceperiod', value: 'SECONDS', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
-  { name: 'starttimeout', value: 'SECONDS', defaultText: '30', help: "seconds a worker may take to load the app and be ready (Next.js's prepare, NestJS's module graph); an app that takes longer at the first start stops runfcgi with exit status 4", parse: integer(1, 3600) },
+  { name: 'pm', value: 'dynamic|ondemand', default: 'dynamic', help: "dynamic: keep minspare workers ready; ondemand (PHP-FPM's pm = ondemand): stop every worker after processidletimeout seconds without requests, and start one when a connection comes", parse: oneOf<ProcessManager>({ dynamic: 'dynamic', ondemand: 'ondemand' }) },
+  { name: 'processidletimeout', value: 'SECONDS', default: 10, help: "with pm=ondemand: seconds without a request after which the workers stop (PHP-FPM's pm.process_idle_timeout, Passenger's pool_idle_time)", parse: integer(1, 86400) },
+  { name: 'maxrequests', value: 'N', default: 0, help: 'requests a worker serves before it is replaced (0 = never); a little jitter keeps workers from restarting together', parse: integer(0) },
+  { name: 'maxmemory', value: 'MB', default: 0, help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
+  { name: 'graceperiod', value: 'SECONDS', default: 30, help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
+  { name: 'starttimeout', value: 'SECONDS', default: 30, help: "seconds a worker may take to load the app and be ready (Next.js's prepare, NestJS's module graph); an app that takes longer at the first start stops runfcgi with exit status 4", parse: integer(1, 3600) },
   { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
-  { name: 'pidfile', value: 'FILE', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
-  { name: 'workdir', value: 'DIR', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
+  { name: 'pidfile', value: 'FILE', help: "write the master's process id to this file", parse: filePath },
+  { name: 'workdir', value: 'DIR', default: '/', help: 'directory to change to when daemonizing', parse: filePath },
   { name: 'umask', value: 'MASK', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
   { name: 'outlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
   { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
-  { name: 'debug', value: 'true|false', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
-  { name: 'fastresponse', value: 'true|false', defaultText: 'false', help: "fetch handlers: the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20)", parse: boolean },
-  { name: 'touchreload', value: 'FILE', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
-  { name: 'timeout', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
-  { name: 'slowlog', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
-  { name: 'status', value: 'URLPATH', defaultText: '-', help: 'URL path of the status page, answered by runfcgi itself (?json, ?openmetrics, ?full)', parse: urlPath },
-  { name: 'ping', value: 'URLPATH', defaultText: '-', help: 'URL path that answers pingresponse, for health checks', parse: urlPath },
-  { name: 'pingresponse', value: 'TEXT', defaultText: 'pong', help: 'the body of the ping answer', parse: (t) => t },
-  { name: 'loglevel', value: 'LEVEL', defaultText: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
-  { name: 'accesslog', value: 'FILE|-', defaultText: '-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
+  { name: 'debug', value: 'true|false', default: false, help: 'show error details (stack traces) in 500 responses', parse: boolean },
+  { name: 'fastresponse', value: 'true|false', default: false, help: "fetch handlers: the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20)", parse: boolean },
+  { name: 'touchreload', value: 'FILE', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
+  { name: 'timeout', value: 'SECONDS', default: 0, help: 'seconds a request may run (0 = no limit): a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
+  { name: 'slowlog', value: 'SECONDS', default: 0, help: 'seconds after which a request is logged as slow and counted in the status page (0 = never)', parse: integer(0, 86400) },
+  { name: 'status', value: 'URLPATH', help: 'URL path of the status page, answered by runfcgi itself (?json, ?openmetrics, ?full)', parse: urlPath },
+  { name: 'ping', value: 'URLPATH', help: 'URL path that answers pingresponse, for health checks', parse: urlPath },
+  { name: 'pingresponse', value: 'TEXT', default: 'pong', help: 'the body of the ping answer', parse: (t) => t },
+  { name: 'loglevel', value: 'LEVEL', default: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
+  { name: 'accesslog', value: 'FILE|-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
   { name: 'socketmode', value: 'MODE', defaultText: 'from umask', help: 'octal mode of the UNIX socket, such as 0660', parse: octalMode },
-  { name: 'socketowner', value: 'USER', defaultText: '-', help: 'owner of the UNIX socket (when started as root)', parse: account },
-  { name: 'socketgroup', value: 'GROUP', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
-  { name: 'user', value: 'USER', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
+  { name: 'socketowner', value: 'USER', help: 'owner of the UNIX socket (when started as root)', parse: account },
+  { name: 'socketgroup', value: 'GROUP', help: 'group of the UNIX socket, such as www-data', parse: account },
+  { name: 'user', value: 'USER', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
   { name: 'group', value: 'GROUP', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
-  { name: 'maxparamsbytes', value: 'BYTES', defaultText: '1048576', help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
-  { name: 'maxparams', value: 'N', defaultText: '1000', help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
-  { name: 'maxconns', value: 'N', defaultText: '1024', help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
-  { name: 'maxreqs', value: 'N', defaultText: '1024', help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
-  { name: 'idletimeout', value: 'SECONDS', defaultText: '300', help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
-  { name: 'readtimeout', value: 'SECONDS', defaultText: '60', help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'maxparamsbytes', value: 'BYTES', default: 1024 * 1024, help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
+  { name: 'maxparams', value: 'N', default: 1000, help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
+  { name: 'maxconns', value: 'N', default: 1024, help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
+  { name: 'maxreqs', value: 'N', default: 1024, help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
+  { name: 'idletimeout', value: 'SECONDS', default: 300, help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'readtimeout', value: 'SECONDS', default: 60, help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
   { name: 'env', value: 'NAME=VALUE', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
 ];
 
@@ -197,7 +202,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (g.maxspare !== undefined && g.maxspare > maxchildren) {
     throw new UsageError(`maxspare=${g.maxspare} is more than maxchildren=${maxchildren}: spare workers are counted within maxchildren`);
   }
-  const pm = g.pm ?? 'dynamic';
+  const pm = g.pm ?? DATA_DEFAULTS.pm!;
   if (g.processidletimeout !== undefined && pm !== 'ondemand') {
     throw new UsageError(`processidletimeout=${g.processidletimeout} applies to pm=ondemand: give pm=ondemand as well`);
   }
@@ -219,52 +224,30 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (g.group !== undefined && g.user === undefined) {
     throw new UsageError(`group=${g.group} needs user= as well: the workers change user and group together`);
   }
+  const given = Object.fromEntries(Object.entries(g).filter(([, v]) => v !== undefined));
   return {
-    app: g.app,
-    protocol: g.protocol ?? 'fcgi',
-    host: g.host,
-    port: g.port,
-    socket: g.socket,
-    method: g.method ?? 'prefork',
+    ...DATA_DEFAULTS,
+    // Absent and without a default: undefined (no pidfile=, no status page...).
+    ...given,
     maxchildren,
     minspare,
     maxspare,
     pm,
-    processidletimeout: g.processidletimeout ?? 10,
-    maxrequests: g.maxrequests ?? 0,
-    maxmemory: g.maxmemory ?? 0,
-    graceperiod: g.graceperiod ?? 30,
-    starttimeout: g.starttimeout ?? 30,
     daemonize,
-    pidfile: g.pidfile,
-    workdir: g.workdir ?? '/',
     umask: g.umask ?? (daemonize ? 0o022 : undefined),
     outlog: g.outlog ?? (daemonize ? '/dev/null' : undefined),
     errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
-    debug: g.debug ?? false,
-    fastresponse: g.fastresponse ?? false,
-    touchreload: g.touchreload,
-    timeout: g.timeout ?? 0,
-    slowlog: g.slowlog ?? 0,
-    status: g.status,
-    ping: g.ping,
-    pingresponse: g.pingresponse ?? 'pong',
-    loglevel: g.loglevel ?? 'info',
-    accesslog: g.accesslog,
-    socketmode: g.socketmode,
-    socketowner: g.socketowner,
-    socketgroup: g.socketgroup,
-    user: g.user,
-    group: g.group,
     env: g.env ?? {},
-    maxparamsbytes: g.maxparamsbytes ?? 1024 * 1024,
-    maxparams: g.maxparams ?? 1000,
-    maxconns: g.maxconns ?? 1024,
-    maxreqs: g.maxreqs ?? 1024,
-    idletimeout: g.idletimeout ?? 300,
-    readtimeout: g.readtimeout ?? 60,
     cwd,
-  };
+  } as Options;
+}
+
+/** The defaults that are data (an option's `default`); withDefaults computes the others. */
+const DATA_DEFAULTS: Partial<Options> = Object.fromEntries(OPTIONS.filter((o) => o.default !== undefined).map((o) => [o.name, o.default]));
+
+/** How an option's default reads in help and the docs. */
+function defaultText(o: OptionSpec): string {
+  return o.defaultText ?? (o.default === undefined ? '-' : String(o.default));
 }
 
 /** " (did you mean 'host'?)" for a near miss, else ''. */
@@ -300,7 +283,7 @@ function editDistance(a: string, b: string): number {
 /** The options table as Markdown: the README's copy is checked against this. */
 export function optionsMarkdown(): string {
   const lines = ['| option | default | meaning |', '|---|---|---|'];
-  for (const o of OPTIONS) lines.push(`| \`${typed(o).replaceAll('|', '\\|')}\` | ${o.defaultText} | ${o.help} |`);
+  for (const o of OPTIONS) lines.push(`| \`${typed(o).replaceAll('|', '\\|')}\` | ${defaultText(o)} | ${o.help} |`);
   return lines.join('\n');
 }
 
@@ -335,7 +318,7 @@ export function helpText(): string {
   ];
   for (const o of OPTIONS) {
     out.push(`  ${typed(o).padEnd(width)}${o.help}`);
-    out.push(`  ${''.padEnd(width)}default: ${o.defaultText}`);
+    out.push(`  ${''.padEnd(width)}default: ${defaultText(o)}`);
   }
   out.push('', 'Examples:');
   for (const [command, what] of EXAMPLES) out.push(`  ${command}`, `      ${what}`);
