@@ -1,12 +1,30 @@
-import { describe, expect, it } from 'vitest';
+// The command line: the option cases run main(argv) in this process; a few run the real command.
+
+import { describe, expect, it, vi } from 'vitest';
 import { parseArgs } from '../../../src/cli/args.js';
+import { main } from '../../../src/cli/main.js';
 import { resolveOptions } from '../../../src/config/options.js';
 import { runSync } from '../../helpers/run.js';
 
+/** main(argv) in this process, with what it writes to standard output and error. */
+async function runMain(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  try {
+    return { code: await main(argv), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
 describe('command line', () => {
-  it('prints help with every option and the examples, exit 0', () => {
+  it('prints help with every option and the examples, exit 0', async () => {
     for (const word of ['help', '--help', '-h']) {
-      const r = runSync([word]);
+      // One real command, the others in process.
+      const r = word === 'help' ? runSync([word]) : await runMain([word]);
       expect(r.code).toBe(0);
       for (const name of ['app', 'protocol', 'host', 'port', 'socket', 'method', 'maxchildren', 'minspare', 'maxspare', 'maxrequests', 'daemonize', 'pidfile', 'workdir', 'umask', 'outlog', 'errlog', 'debug', 'touchreload']) {
         expect(r.stdout).toMatch(new RegExp(`^  ${name}=\\S+ `, 'm'));
@@ -73,8 +91,8 @@ describe('command line', () => {
     // A wrong value is an error even when a later repeat of the key would override it.
     [['daemonize=maybe', 'daemonize=false'], /^runfcgi: daemonize=maybe: expected true or false/],
     [['daemonize=false', '--method=sideways', 'method=prefork'], /^runfcgi: method=sideways: expected prefork/],
-  ])('%j is refused with one clear line and exit 2', (args, message) => {
-    const r = runSync(args);
+  ])('%j is refused with one clear line and exit 2', async (args, message) => {
+    const r = await runMain(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
@@ -94,6 +112,11 @@ describe('command line', () => {
   it('takes env= more than once, adding up', () => {
     expect(resolveOptions(parseArgs(['env=A=1', 'env=B=two=2', 'env=PATH']) as Record<string, string>).env).toEqual({ A: '1', B: 'two=2', PATH: null });
     expect(resolveOptions({ env: { A: '1' } }).env).toEqual({ A: '1' });
+  });
+
+  it('refuses a bad option as a real command: one line on standard error, exit 2', () => {
+    const r = runSync(['method=foo']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([2, '', "runfcgi: method=foo: expected prefork, fork, threaded, thread (see 'runfcgi help')\n"]);
   });
 
   it('check validates the options and loads the app without serving: exit 0, or 1 with the reason', () => {
