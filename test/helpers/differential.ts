@@ -94,15 +94,6 @@ export async function startPair(dir: string, app: string, args: string[] = []): 
   };
 }
 
-/** Resolves once `check` holds, polling; fails with `what` after `ms` (a generous limit: the machine is loaded). */
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A raw HTTP request over TCP: for HTTP/1.0, and for a client that leaves mid-request. */
 export function rawRequest(port: number, text: string): { socket: net.Socket; response: Promise<string> } {
   const socket = net.connect(port, '127.0.0.1');

@@ -111,3 +111,14 @@ export function need(name: string): boolean {
   console.warn(`skipping tests that need ${name}: not installed (apt-get install it to run them)`);
   return false;
 }
+
+/**
+ * Whether tests that need root run (they change user, own sockets, make network namespaces).
+ * Locally, as another user, they skip with a message; CI runs as root, so there a skip is a failure.
+ */
+export function needRoot(what: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  if (process.env.CI) throw new Error(`${what} need root, and CI must not skip: run .ci/run as root`);
+  console.warn(`skipping ${what}: they need root`);
+  return false;
+}

@@ -3,7 +3,8 @@
 
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appHeaders, rawRequest, startPair, until, type Pair, type Side } from '../helpers/differential.js';
+import { waitFor } from '../helpers/load.js';
+import { appHeaders, rawRequest, startPair, type Pair, type Side } from '../helpers/differential.js';
 import { need, tempDir } from '../helpers/run.js';
 
 interface Ask {
@@ -38,9 +39,9 @@ async function clientLeaves(side: Side, settled: (events: { event: string }[]) =
   const before = side.events().length;
   const { socket } = rawRequest(side.port, 'GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n');
   const mine = (): { event: string }[] => side.events().slice(before);
-  await until(`${side.name}: the app starts on /slow`, () => mine().some((e) => e.event === 'start'));
+  await waitFor(() => mine().some((e) => e.event === 'start'), 20_000, `${side.name}: the app starts on /slow`);
   socket.destroy();
-  await until(`${side.name}: the app sees the client leave`, () => settled(mine()));
+  await waitFor(() => settled(mine()), 20_000, `${side.name}: the app sees the client leave`);
   return mine();
 }
 
@@ -107,11 +108,11 @@ describe.runIf(need('nginx'))('what the app sees: runfcgi against Node\'s own se
         if (args.includes('loglevel=debug')) {
           expect(pair.runfcgiServer.output()).toMatch(/the client left: request closed/);
           let count = 0;
-          await until('the status page to count the client that left', async () => {
+          await waitFor(async () => {
             const status = (await (await fetch(pair.runfcgi.url('/runfcgi-status?json'))).json()) as { abortedRequests: number };
             count = status.abortedRequests;
             return count >= 1;
-          });
+          }, 20_000, 'the status page to count the client that left');
           expect(count).toBe(1);
         }
       });

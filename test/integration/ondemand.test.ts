@@ -1,12 +1,13 @@
 // pm=ondemand behind real nginx: the pool goes down to the master alone when idle, and the
 // first connection after that is served (prefork and threaded; UNIX socket, TCP, fd 0, systemd).
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { waitFor } from '../helpers/load.js';
+import { children } from '../helpers/processes.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { BIN, FIXTURES, freePort, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
@@ -18,14 +19,6 @@ function jsonLines(text: string): Record<string, unknown>[] {
 }
 
 const count = (text: string, msg: string): number => jsonLines(text).filter((l) => l.msg === msg).length;
-
-function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 function rssMb(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);

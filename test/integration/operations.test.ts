@@ -9,10 +9,10 @@ import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { keepLoading, waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { installProject, needNodeForWwwData } from '../helpers/project.js';
-import { FIXTURES, freePort, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
+import { FIXTURES, freePort, need, needRoot, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
-const asRoot = process.getuid?.() === 0;
+const asRoot = needRoot('the tests that start runfcgi as root (socket owner, user=)');
 
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -168,7 +168,7 @@ describe.runIf(need('nginx'))('operations', () => {
     expect([st.uid, st.gid]).toEqual([33, 33]);
   });
 
-  it.runIf(asRoot && !!which('cgi-fcgi') && needNodeForWwwData())('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
+  it.runIf(asRoot && need('cgi-fcgi') && needNodeForWwwData())('started as root with user=www-data: workers run as www-data, and www-data can use the socket', async () => {
     // The workers load runfcgi and the app as www-data: from a project it can read, not the checkout.
     const project = installProject(path.join(dir, 'project'), CONTROL, 'app.mjs');
     server = start(['app=./app.mjs', `socket=${sock}`, 'umask=000', 'user=www-data', 'socketowner=www-data', 'socketmode=0600', 'minspare=2', 'maxspare=2'], { cwd: project.dir }, project.bin);

@@ -8,12 +8,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as fcgiRequest } from '../helpers/fcgi-records.js';
 import { waitFor } from '../helpers/load.js';
-import { BIN, FIXTURES, killGroup, need, tempDir, which } from '../helpers/run.js';
+import { BIN, FIXTURES, killGroup, need, needRoot, tempDir, which } from '../helpers/run.js';
 import { recipe } from '../helpers/servers.js';
 
-const asRoot = process.getuid?.() === 0;
-if (!asRoot && process.env.CI) throw new Error('the scale-out test needs root, which CI has');
-if (!asRoot) console.warn('skipping the scale-out test: it needs root (network namespaces)');
+const asRoot = needRoot('the scale-out tests (network namespaces)');
 
 const tag = `rf${process.pid % 100000}`;
 const WEB = `${tag}-web`;

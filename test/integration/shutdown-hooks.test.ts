@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DIFFERENTIAL, until, type AppEvent } from '../helpers/differential.js';
+import { waitFor } from '../helpers/load.js';
+import { DIFFERENTIAL, type AppEvent } from '../helpers/differential.js';
 import { need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 
@@ -37,7 +38,7 @@ describe.runIf(need('cgi-fcgi'))('shutdown hooks', () => {
   it('sends a worker process SIGTERM only once its requests are done, whoever else got Ctrl+C', async () => {
     const sock = await run('hook.mjs', ['maxchildren=1', 'minspare=1', 'maxspare=1'], true);
     const waiting = get(sock, '/wait');
-    await until('the request to begin', () => events().includes('waiting'));
+    await waitFor(() => events().includes('waiting'), 20_000, 'the request to begin');
     // Ctrl+C in a terminal: SIGINT to the whole process group, workers included.
     process.kill(-server!.child.pid!, 'SIGINT');
     expect((await waiting).body.toString()).toBe('waited\n');
@@ -49,7 +50,7 @@ describe.runIf(need('cgi-fcgi'))('shutdown hooks', () => {
   it('runs the cleanup when maxrequests recycles the worker, before any stop', async () => {
     const sock = await run('hook.mjs', ['maxrequests=1', 'maxchildren=2', 'minspare=1', 'maxspare=1']);
     expect((await get(sock)).body.toString()).toBe('hello world\n');
-    await until('the recycled worker to clean up', () => events().includes('cleaned up'));
+    await waitFor(() => events().includes('cleaned up'), 20_000, 'the recycled worker to clean up');
     expect(events()).toEqual(['sigterm', 'cleaned up']);
     expect(server!.output()).not.toMatch(/worker died/);
   });

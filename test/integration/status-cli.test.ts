@@ -7,10 +7,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive, waitFor } from '../helpers/load.js';
 import { installProject, needNodeForWwwData } from '../helpers/project.js';
-import { BIN, FIXTURES, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { BIN, FIXTURES, needRoot, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
-const asRoot = process.getuid?.() === 0;
+const asRoot = needRoot('the control socket tests as another user');
 
 interface Ran {
   code: number | null;

@@ -7,8 +7,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { parseCgi, request, stdoutOf } from '../helpers/fcgi-records.js';
-import { isAlive, keepLoading, load, waitFor } from '../helpers/load.js';
+import { keepLoading, load, waitFor } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
+import { children, running } from '../helpers/processes.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -17,14 +18,6 @@ const hasNginx = need('nginx');
 /** Log lines with this message. */
 function lines(s: Started, msg: string): Record<string, unknown>[] {
   return s.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === msg);
-}
-
-function children(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -222,9 +215,19 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
   it('SIGKILL of the master leaves no process behind', async () => {
     const s = await boot();
     await waitFor(() => lines(s, 'worker ready').length >= 2, 30_000, 'workers');
-    const pids = lines(s, 'worker starting').map((l) => l.workerPid as number);
+    const master = s.child.pid!;
+    const workers = [...new Set(lines(s, 'worker starting').map((l) => l.workerPid as number))];
+    if (method === 'prefork') {
+      // Processes of their own, which must notice the master's loss and end.
+      expect(workers).not.toContain(master);
+      expect(children(master).length).toBeGreaterThan(0);
+    } else {
+      // Threads: nothing runs outside the master's process, so its end is the end of all.
+      expect(workers).toEqual([master]);
+      expect(children(master)).toEqual([]);
+    }
     s.child.kill('SIGKILL');
-    await waitFor(() => pids.every((p) => !isAlive(p) || fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')), 30_000, 'workers gone');
+    await waitFor(() => ![master, ...workers].some(running), 30_000, 'the master and its workers gone');
   });
 
   it('SIGTTIN adds a worker and SIGTTOU removes one', async () => {

@@ -9,6 +9,7 @@ import { FcgiConnection } from '../../../src/protocol/fcgi/connection.js';
 import * as C from '../../../src/protocol/fcgi/constants.js';
 import { exchange, header, silentLog } from '../../helpers/adapter.js';
 import { begin, params as paramRecords, parseCgi, request as requestRecords, stdin } from '../../helpers/fcgi-records.js';
+import { waitFor } from '../../helpers/load.js';
 import { MemorySocket, settle } from '../../helpers/memory-socket.js';
 
 const opts = { debug: false, log: silentLog };
@@ -85,21 +86,11 @@ describe('fetch(Request) adapter', () => {
       },
     }, opts));
     socket.push(Buffer.concat([requestRecords(1, { REQUEST_URI: '/throw' }), requestRecords(2, { REQUEST_URI: '/ok' })]));
-    await until(() => socket.records().filter((r) => r.type === C.FCGI_END_REQUEST).length === 2);
+    await waitFor(() => socket.records().filter((r) => r.type === C.FCGI_END_REQUEST).length === 2, 10_000);
     expect(parseCgi(socket.stdout(1)).status).toBe(500);
     expect(parseCgi(socket.stdout(2)).body.toString()).toBe('fine');
   });
 });
-
-/** Waits for `done`, polling the event loop (generous limit: the machine may be loaded). */
-async function until(done: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await settle();
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 describe('the fetch adapter, request side', () => {
   it("aborts the request's signal when the web server aborts, read before or after, with or without a body", async () => {
@@ -122,10 +113,10 @@ describe('the fetch adapter, request side', () => {
       // The body is still arriving when the abort comes.
       const input = method === 'POST' ? encodeRecord(C.FCGI_STDIN, 1, Buffer.from('abc')) : stdin(1);
       socket.push(Buffer.concat([begin(1), paramRecords(1, { REQUEST_METHOD: method, CONTENT_LENGTH: method === 'POST' ? '10' : '' }), input]));
-      await until(() => request !== undefined);
+      await waitFor(() => request !== undefined, 10_000);
       expect(request!.signal.aborted).toBe(false);
       socket.push(encodeRecord(C.FCGI_ABORT_REQUEST, 1));
-      await until(() => request!.signal.aborted);
+      await waitFor(() => request!.signal.aborted, 10_000);
       if (readFirst) expect(String(reason)).toMatch(/aborted by web server/);
       expect(String(request!.signal.reason)).toMatch(/aborted by web server/);
       if (method === 'POST') await expect(request!.text()).rejects.toThrow(/aborted by web server/);
@@ -151,9 +142,9 @@ describe('the fetch adapter, request side', () => {
     // STDIN record by record, as a socket delivers it: each push is read only while the connection reads.
     const records = stdin(1, body);
     socket.push(records);
-    await until(() => socket.isPaused());
+    await waitFor(() => socket.isPaused(), 10_000);
     release();
-    await until(() => socket.records().some((r) => r.type === C.FCGI_END_REQUEST));
+    await waitFor(() => socket.records().some((r) => r.type === C.FCGI_END_REQUEST), 10_000);
     expect(parseCgi(socket.stdout(1)).body.toString()).toBe(`read ${body.length}`);
   });
 });

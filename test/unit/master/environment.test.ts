@@ -9,9 +9,15 @@ describe("the workers' clean environment", () => {
     expect(leftOut({}, source)).toEqual(['DATABASE_URL', 'ORIGIN']);
   });
 
-  it('passes exactly what it does not name', () => {
-    const env = workerEnvironment({ ORIGIN: null }, source);
-    for (const name of leftOut({ ORIGIN: null }, source)) expect(env).not.toHaveProperty(name);
-    expect(env.ORIGIN).toBe('https://example.org');
+  it('passes exactly what it does not name: the kept variables and those env= names', () => {
+    const env = workerEnvironment({ ORIGIN: null, EXTRA: 'x' }, source);
+    for (const name of leftOut({ ORIGIN: null, EXTRA: 'x' }, source)) expect(env).not.toHaveProperty(name);
+    // The whole environment, so that a variable dropped (PATH) or leaked (PWD) fails here.
+    expect(env).toEqual({ PATH: '/bin', ORIGIN: 'https://example.org', EXTRA: 'x' });
+  });
+
+  it('gives a worker that changes user its HOME, USER and LOGNAME', () => {
+    const env = workerEnvironment({}, { PATH: '/bin', HOME: '/root', USER: 'root' }, { uid: 33, gid: 33, name: 'www-data', home: '/var/www' });
+    expect(env).toEqual({ PATH: '/bin', HOME: '/var/www', USER: 'www-data', LOGNAME: 'www-data' });
   });
 });

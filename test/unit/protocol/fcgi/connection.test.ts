@@ -64,15 +64,12 @@ describe('FastCGI connection', () => {
 
   it('serves several requests multiplexed on one connection', async () => {
     const { socket } = echoConnection();
-    const a = request(1, { A: '1' }, 'first');
-    const b = request(2, { B: '2' }, 'second');
     // Interleave record by record: BEGIN 1, BEGIN 2, PARAMS 1...
     socket.push(Buffer.concat([begin(1), begin(2), params(2, { B: '2' }), params(1, { A: '1' }), stdin(2, 'second'), stdin(1, 'first')]));
     await settle();
     expect(socket.stdout(1).toString()).toBe('1:first');
     expect(socket.stdout(2).toString()).toBe('2:second');
     expect(endRecords(socket).map((r) => r.requestId).sort()).toEqual([1, 2]);
-    expect(a.length + b.length).toBeGreaterThan(0);
   });
 
   it('decodes a name-value pair that straddles two PARAMS records', async () => {
