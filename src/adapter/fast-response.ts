@@ -1,5 +1,7 @@
 // FastResponse: a Response that keeps its body and init as given, so runfcgi writes it without web streams.
 
+import { graft } from './graft.js';
+
 const NativeResponse = globalThis.Response;
 
 /** Status codes whose response has no body (Fetch standard, "null body status"). */
@@ -21,9 +23,8 @@ export interface PlainResponse {
  * The parts runfcgi writes, or undefined when a real Response was built
  * already (the app read its body, cloned it...) or the body needs one.
  */
-// eslint-disable-next-line prefer-const -- assigned in FastResponse's static block
+// These three are assigned in FastResponse's static block, which can read its private fields.
 export let toPlain: (response: object) => PlainResponse | undefined;
-// eslint-disable-next-line prefer-const -- assigned in FastResponse's static block
 export let materialise: (response: FastResponse) => Response;
 /** True for a FastResponse (a brand check: `instanceof` is true for native Responses too). */
 export let isFastResponse: (value: unknown) => value is FastResponse;
@@ -137,29 +138,7 @@ function contentTypeOf(body: BodyInit | null): string | undefined {
 
 /** Every other property and method of a Response, answered by the real one. */
 function inheritTheRest(): void {
-  const ours = FastResponse.prototype as unknown as Record<PropertyKey, unknown>;
-  for (const key of Reflect.ownKeys(NativeResponse.prototype)) {
-    if (key === 'constructor' || key === Symbol.toStringTag || Object.hasOwn(ours, key)) continue;
-    const native = Object.getOwnPropertyDescriptor(NativeResponse.prototype, key)!;
-    if (typeof native.value === 'function') {
-      const method = native.value as (...args: unknown[]) => unknown;
-      Object.defineProperty(ours, key, {
-        configurable: true,
-        writable: true,
-        value(this: FastResponse, ...args: unknown[]) {
-          return method.apply(materialise(this), args);
-        },
-      });
-    } else if (native.get !== undefined) {
-      Object.defineProperty(ours, key, {
-        configurable: true,
-        get(this: FastResponse) {
-          return (materialise(this) as unknown as Record<PropertyKey, unknown>)[key];
-        },
-      });
-    }
-  }
-  Object.setPrototypeOf(ours, NativeResponse.prototype);
+  graft(FastResponse.prototype, NativeResponse.prototype, (self) => materialise(self as FastResponse));
 }
 inheritTheRest();
 

@@ -2,6 +2,7 @@
 
 import { cgiHeaders } from '../protocol/cgi.js';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
+import { delegateGetter, graft } from './graft.js';
 
 const NativeRequest = globalThis.Request;
 const EMPTY = Buffer.alloc(0);
@@ -18,7 +19,7 @@ function decodeUtf8(bytes: Buffer): string {
 }
 
 /** The real Request behind one of ours (for `new Request(ours)` and the properties we do not keep). */
-// eslint-disable-next-line prefer-const -- assigned in LazyRequest's static block, which can read its private fields
+// Assigned in LazyRequest's static block, which can read its private fields.
 export let materialise: (request: LazyRequest) => Request;
 
 /**
@@ -197,40 +198,13 @@ function readStream(): ReadableStream<Uint8Array> {
  * `new Request(request)`) is read from the real Request.
  */
 function inheritTheRest(): void {
-  const ours = LazyRequest.prototype as unknown as Record<PropertyKey, unknown>;
-  for (const key of Reflect.ownKeys(NativeRequest.prototype)) {
-    if (key === 'constructor' || key === Symbol.toStringTag || Object.hasOwn(ours, key)) continue;
-    const native = Object.getOwnPropertyDescriptor(NativeRequest.prototype, key)!;
-    if (typeof native.value === 'function') {
-      const method = native.value as (...args: unknown[]) => unknown;
-      Object.defineProperty(ours, key, {
-        configurable: true,
-        writable: true,
-        value(this: LazyRequest, ...args: unknown[]) {
-          return method.apply(materialise(this), args);
-        },
-      });
-    } else if (native.get !== undefined) {
-      Object.defineProperty(ours, key, {
-        configurable: true,
-        get(this: LazyRequest) {
-          return (materialise(this) as unknown as Record<PropertyKey, unknown>)[key];
-        },
-      });
-    }
-  }
+  const ours = LazyRequest.prototype;
+  const real = (self: object): object => materialise(self as LazyRequest);
   // Node 20 and 22 keep a Request's state under symbols that `new Request(input)`
   // reads from its input: answered from the real Request, ours passes for one.
-  for (const key of Object.getOwnPropertySymbols(new NativeRequest('http://localhost/'))) {
-    Object.defineProperty(ours, key, {
-      configurable: true,
-      get(this: LazyRequest) {
-        return (materialise(this) as unknown as Record<PropertyKey, unknown>)[key];
-      },
-    });
-  }
+  for (const key of Object.getOwnPropertySymbols(new NativeRequest('http://localhost/'))) delegateGetter(ours, key, real);
   Object.defineProperty(ours, 'constructor', { configurable: true, writable: true, value: NativeRequest });
-  Object.setPrototypeOf(ours, NativeRequest.prototype);
+  graft(ours, NativeRequest.prototype, real);
 }
 inheritTheRest();
 

@@ -2,17 +2,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { RunfcgiError } from '../shared/errors.js';
+import { errnoWords, RunfcgiError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { isAlive, runfcgiMaster } from '../shared/procfs.js';
-
-function reason(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'its directory does not exist';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'EROFS') return 'read-only file system';
-  return (error as Error).message;
-}
 
 export class Pidfile {
   readonly file: string;
@@ -35,7 +27,7 @@ export class Pidfile {
       // The lock retries on any error; a directory we cannot write to is not worth waiting for.
       fs.accessSync(path.dirname(this.file), fs.constants.W_OK);
     } catch (error) {
-      throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
+      throw new RunfcgiError(`cannot write pidfile=${this.file}: ${errnoWords(error)}`);
     }
     this.release = await this.lock();
     try {
@@ -56,7 +48,7 @@ export class Pidfile {
         return await lockfile.lock(this.file, { realpath: false, stale: 5000, retries: 0, onCompromised: () => {} });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
-          throw new RunfcgiError(`cannot write pidfile=${this.file}: ${reason(error)}`);
+          throw new RunfcgiError(`cannot write pidfile=${this.file}: ${errnoWords(error)}`);
         }
         if (Date.now() > deadline) {
           throw new RunfcgiError(`pidfile=${this.file}: another runfcgi is starting with this pidfile`);

@@ -41,9 +41,24 @@ export class WorkerBootError extends RunfcgiError {
   }
 }
 
+/**
+ * An errno code in words, for the one-line errors users read: `permission denied`, not
+ * `EACCES`. Takes the error (its code, else its message) or a code.
+ */
+export function errnoWords(error: unknown): string {
+  const code = typeof error === 'string' ? error : (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT': return 'its directory does not exist';
+    case 'EACCES':
+    case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'read-only file system';
+    case 'EADDRINUSE': return 'address already in use (is another server running there?)';
+    case 'EADDRNOTAVAIL': return 'no such address on this machine';
+    default: return code ?? (error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** The one-line error for a file an option names that cannot be opened: `cannot open errlog=/x/y.log: ...`. */
 export function cannotOpen(option: string, file: string, error: unknown): RunfcgiError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (code ?? String((error as Error).message ?? error));
-  return new RunfcgiError(`cannot open ${option}=${file}: ${why}`);
+  return new RunfcgiError(`cannot open ${option}=${file}: ${errnoWords(error)}`);
 }

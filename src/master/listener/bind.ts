@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { RunfcgiError, UsageError } from '../../shared/errors.js';
+import { errnoWords, RunfcgiError, UsageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Method } from '../../config/options.js';
 import { closeHandle, freeFd0, misplaced, placementFor, type Placement } from './fd0.js';
@@ -42,15 +42,8 @@ export const NO_ADDRESS_MESSAGE =
 /** sd_listen_fds(3): systemd passes activated sockets from fd 3. */
 const SD_LISTEN_FDS_START = 3;
 
-export function errnoReason(code: string | undefined, fallback = ''): string {
-  switch (code) {
-    case 'EADDRINUSE': return 'address already in use (is another server running there?)';
-    case 'EACCES': return 'permission denied';
-    case 'EADDRNOTAVAIL': return 'no such address on this machine';
-    case 'ENOENT': return 'no such directory';
-    default: return code ?? fallback;
-  }
-}
+// master.ts reads it from here.
+export { errnoWords as errnoReason };
 
 /** libuv opens a spare descriptor with its first stream (see freeFd0): a throwaway handle on an ephemeral loopback port, closed at once. */
 function openSpareFirst(): void {
@@ -59,7 +52,7 @@ function openSpareFirst(): void {
 }
 
 function bound(handle: ServerHandle | number, what: string, placement: Placement): ServerHandle {
-  if (typeof handle === 'number') throw new RunfcgiError(`cannot listen on ${what}: ${errnoReason(getSystemErrorName(handle))}`);
+  if (typeof handle === 'number') throw new RunfcgiError(`cannot listen on ${what}: ${errnoWords(getSystemErrorName(handle))}`);
   const why = misplaced(placement, handle.fd);
   if (why !== undefined) {
     handle.close();
@@ -124,7 +117,7 @@ function bindTcpOnce(address: string, port: number, family: number, shown: strin
   const name: { port?: number } = {};
   if (handle.getsockname?.(name) !== 0 || name.port !== port) {
     closeHandle(handle);
-    throw new AddressInUse(`cannot listen on ${shown}: ${errnoReason('EADDRINUSE')}`);
+    throw new AddressInUse(`cannot listen on ${shown}: ${errnoWords('EADDRINUSE')}`);
   }
   return handle;
 }
@@ -182,7 +175,7 @@ function setAccess(socketPath: string, access: SocketAccess): void {
     }
   } catch (error) {
     if (error instanceof RunfcgiError) throw error;
-    throw new RunfcgiError(`cannot set the owner or mode of ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
+    throw new RunfcgiError(`cannot set the owner or mode of ${socketPath}: ${errnoWords(error)}`);
   }
 }
 
@@ -231,7 +224,7 @@ async function bindUnix(socketPath: string, placement: Placement, log: Logger, a
     try {
       fs.renameSync(bindPath, socketPath);
     } catch (error) {
-      throw new RunfcgiError(`cannot listen on ${socketPath}: ${errnoReason((error as NodeJS.ErrnoException).code, (error as Error).message)}`);
+      throw new RunfcgiError(`cannot listen on ${socketPath}: ${errnoWords(error)}`);
     }
   });
   const { cleanupHandover, ...handover } = unixHandover(socketPath, ino, ours, rename);
