@@ -4,11 +4,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { EXIT_OK, EXIT_RUNTIME, RunfcgiError, UsageError } from '../shared/errors.js';
-import { controlPath, type ControlStatus } from '../master/control.js';
+import { controlPath, type ControlReport } from '../master/control.js';
 import { parseArgs } from './args.js';
 import { resolveOptions, type Options } from '../config/options.js';
 import { isAlive, runfcgiMaster } from '../shared/procfs.js';
-import { renderStatus } from './status-table.js';
+import { renderPoolTable } from './pool-table.js';
 
 export type ControlCommand = 'status' | 'reload' | 'stop';
 
@@ -54,7 +54,7 @@ function pidFromFile(file: string): number {
 }
 
 /** Asks one control socket; undefined when nothing answers there. */
-function ask(path: string): Promise<ControlStatus | undefined> {
+function ask(path: string): Promise<ControlReport | undefined> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(path);
     let text = '';
@@ -64,7 +64,7 @@ function ask(path: string): Promise<ControlStatus | undefined> {
     socket.on('data', (chunk: string) => (text += chunk));
     socket.on('end', () => {
       try {
-        resolve(JSON.parse(text) as ControlStatus);
+        resolve(JSON.parse(text) as ControlReport);
       } catch {
         reject(new NotReached(`${path} gave no status: is it runfcgi's control socket?`));
       }
@@ -81,7 +81,7 @@ function ask(path: string): Promise<ControlStatus | undefined> {
 }
 
 /** The running master's status, or a NotReached that says why there is none. */
-export async function reach(options: Pick<Options, 'pidfile' | 'socket'>): Promise<ControlStatus> {
+export async function reach(options: Pick<Options, 'pidfile' | 'socket'>): Promise<ControlReport> {
   const pid = options.pidfile === undefined ? undefined : pidFromFile(options.pidfile);
   const files = [options.pidfile, options.socket].filter((f) => f !== undefined);
   for (const file of files) {
@@ -112,7 +112,7 @@ async function watch(options: Options, json: boolean): Promise<number> {
     let text: string;
     try {
       const status = await reach(options);
-      text = json ? `${JSON.stringify(status)}\n` : renderStatus(status);
+      text = json ? `${JSON.stringify(status)}\n` : renderPoolTable(status);
     } catch (error) {
       text = `${(error as Error).message}\n`;
     }
@@ -174,6 +174,6 @@ export async function runControl(command: ControlCommand, argv: readonly string[
     return watch(options, flags.json);
   }
   const status = await reach(options);
-  process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
+  process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : renderPoolTable(status));
   return EXIT_OK;
 }

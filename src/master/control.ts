@@ -7,7 +7,7 @@ import type { Logger } from '../shared/log.js';
 import type { PoolStatus } from '../shared/pool-status.js';
 
 /** What `runfcgi status` gets: the status page's data with every worker, and the master's own. */
-export interface ControlStatus extends PoolStatus {
+export interface ControlReport extends PoolStatus {
   pid: number;
   /** The master's RSS in bytes (with threads, the workers' too: they share the process). */
   masterMemoryBytes: number;
@@ -31,7 +31,7 @@ export interface Control {
  * A file left by a master that is gone, or by one that is stopping while we
  * take over its socket path, is replaced.
  */
-export function startControl(files: string[], status: () => Omit<ControlStatus, 'pid' | 'masterMemoryBytes'>, log: Logger): Control {
+export function startControl(files: string[], status: () => Omit<ControlReport, 'pid' | 'masterMemoryBytes'>, log: Logger): Control {
   const servers: { server: net.Server; path: string; ino: number }[] = [];
   for (const file of files) {
     const path = controlPath(file);
@@ -69,7 +69,7 @@ function listenPrivately(path: string, onConnection: (socket: net.Socket) => voi
   return { server, path, ino: fs.statSync(path).ino };
 }
 
-function answer(socket: net.Socket, status: () => Omit<ControlStatus, 'pid' | 'masterMemoryBytes'>): void {
+function answer(socket: net.Socket, status: () => Omit<ControlReport, 'pid' | 'masterMemoryBytes'>): void {
   socket.setEncoding('utf8');
   socket.on('error', () => {});
   let text = '';
@@ -81,7 +81,7 @@ function answer(socket: net.Socket, status: () => Omit<ControlStatus, 'pid' | 'm
     }
     const command = text.slice(0, text.indexOf('\n')).trim();
     if (command === 'status') {
-      const full: ControlStatus = { ...status(), pid: process.pid, masterMemoryBytes: process.memoryUsage.rss() };
+      const full: ControlReport = { ...status(), pid: process.pid, masterMemoryBytes: process.memoryUsage.rss() };
       socket.end(`${JSON.stringify(full)}\n`);
     } else {
       socket.end(`${JSON.stringify({ error: `unknown command '${command}'` })}\n`);

@@ -181,16 +181,16 @@ function heartbeat(serving: Serving): void {
 }
 
 /** The status page's data comes from the master, which sees every worker. */
-const statusWaiters = new Map<number, (status: PoolStatus) => void>();
-let statusIds = 0;
+const snapshotWaiters = new Map<number, (status: PoolStatus) => void>();
+let snapshotIds = 0;
 
-function poolStatus(full: boolean): Promise<PoolStatus> {
+function askPoolSnapshot(full: boolean): Promise<PoolStatus> {
   return new Promise((resolve, reject) => {
-    const id = ++statusIds;
-    statusWaiters.set(id, resolve);
+    const id = ++snapshotIds;
+    snapshotWaiters.set(id, resolve);
     channel.send(tag<ToMaster>({ type: 'status-request', id, full }));
     setTimeout(() => {
-      if (statusWaiters.delete(id)) reject(new Error('the master did not answer'));
+      if (snapshotWaiters.delete(id)) reject(new Error('the master did not answer'));
     }, 2000).unref();
   });
 }
@@ -241,7 +241,7 @@ async function main(): Promise<void> {
   }
   const hooks: AppHooks = {};
   const app = await loadHandler(init, log, accessLog.access, hooks);
-  const handler = withManagement(app, options, poolStatus);
+  const handler = withManagement(app, options, askPoolSnapshot);
   let server: net.Server;
   try {
     server = await listenOnFd0();
@@ -291,8 +291,8 @@ async function main(): Promise<void> {
         void leave(serving, m.graceMs, hooks, log);
         return;
       case 'status':
-        statusWaiters.get(m.id)?.(m.status);
-        statusWaiters.delete(m.id);
+        snapshotWaiters.get(m.id)?.(m.status);
+        snapshotWaiters.delete(m.id);
         return;
       case 'reopen':
         logs.reopen();

@@ -67,7 +67,7 @@ export interface ManagementPaths {
 }
 
 /** Answers the status and ping paths itself; everything else goes to the app. */
-export function withManagement(app: RequestHandler, paths: ManagementPaths, poolStatus: (full: boolean) => Promise<PoolStatus>): RequestHandler {
+export function withManagement(app: RequestHandler, paths: ManagementPaths, askPoolSnapshot: (full: boolean) => Promise<PoolStatus>): RequestHandler {
   if (paths.status === undefined && paths.ping === undefined) return app;
   return (fcgi: GatewayRequest): void => {
     const url = requestUrl(fcgi.params);
@@ -77,7 +77,7 @@ export function withManagement(app: RequestHandler, paths: ManagementPaths, pool
     fcgi.attach(ignoreInput);
     if (path === paths.ping) return answer(fcgi, '200 OK', 'text/plain; charset=utf-8', `${paths.pingresponse}\n`);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    poolStatus(query.has('full')).then(
+    askPoolSnapshot(query.has('full')).then(
       (s) => {
         if (query.has('json')) answer(fcgi, '200 OK', 'application/json', `${JSON.stringify(s)}\n`);
         else if (query.has('openmetrics')) answer(fcgi, '200 OK', 'application/openmetrics-text; version=1.0.0; charset=utf-8', renderOpenMetrics(s));

@@ -1,6 +1,6 @@
 // `runfcgi status` in a terminal: the pool's counters and a table of its workers.
 
-import type { ControlStatus } from '../master/control.js';
+import type { ControlReport } from '../master/control.js';
 
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
@@ -20,7 +20,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n');
 }
 
-export function renderStatus(s: ControlStatus, now = Date.now()): string {
+export function renderPoolTable(s: ControlReport, now = Date.now()): string {
   const workers = s.workers ?? [];
   const lines = [
     `runfcgi master ${s.pid} on ${s.pool}: ${s.method}, pm=${s.pm}, up ${duration(s.startSince)}, ${megabytes(s.masterMemoryBytes)}`,
