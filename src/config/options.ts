@@ -1,5 +1,5 @@
 // THE table of options: names, defaults, parsers and help lines. The CLI,
-// `runfcgi help`, validation and the README's table all come from here.
+// `runfcgi help`, validation and docs/options.md's table all come from here.
 
 import os from 'node:os';
 import { UsageError } from '../shared/errors.js';
@@ -73,11 +73,11 @@ export type OptionInput = Partial<Record<Exclude<OptionName, 'env'>, string | nu
 
 interface OptionSpec {
   name: OptionName;
-  /** What follows the = in help and the README: method=prefork|threaded, socket=PATH. */
+  /** What follows the = in help and docs/options.md: method=prefork|threaded, socket=PATH. */
   value: string;
   /** Given more than once, the values add up (env=A=1 env=B=2). */
   repeatable?: true;
-  /** How the default reads in help and the README. */
+  /** How the default reads in help and docs/options.md. */
   defaultText: string;
   help: string;
   /** Turns the given text into the option's value; throws Invalid with what is accepted. */
@@ -87,7 +87,7 @@ interface OptionSpec {
 const CORES = Math.max(1, os.availableParallelism());
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see Frameworks in the README)', parse: appModule },
+  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see docs/frameworks.md)', parse: appModule },
   { name: 'protocol', value: 'fcgi|scgi', defaultText: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
   { name: 'host', value: 'ADDRESS', defaultText: '-', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
   { name: 'port', value: 'PORT', defaultText: '-', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
@@ -297,7 +297,7 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** The options table as Markdown: the README's copy is checked against this. */
+/** The options table as Markdown: docs/options.md's copy is checked against this. */
 export function optionsMarkdown(): string {
   const lines = ['| option | default | meaning |', '|---|---|---|'];
   for (const o of OPTIONS) lines.push(`| \`${typed(o).replaceAll('|', '\\|')}\` | ${o.defaultText} | ${o.help} |`);
