@@ -83,7 +83,8 @@ const frameworks: FrameworkApp[] = [
   {
     name: 'React Router 8 (framework mode)',
     fixture: 'react-router',
-    own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/@react-router/serve/bin.js'), 'build/server/index.js'], env: {} }),
+    // node_modules/.bin: the bin's file moved (bin.js in 7, bin.cjs in 8).
+    own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/.bin/react-router-serve'), 'build/server/index.js'], env: {} }),
     runfcgi: ({ dir }) => [`app=${dir}`],
     found: /serving a React Router server build \(served by @react-router\/node\) in the build entry build\/server\/index\.js/,
     // @react-router/node serves no files (react-router-serve adds express.static): the web
