@@ -8,6 +8,8 @@
 PROJDIR="${PROJDIR:-/home/user/myproject}"
 PIDFILE="${PIDFILE:-$PROJDIR/mysite.pid}"
 SOCKET="${SOCKET:-$PROJDIR/mysite.sock}"
+# The daemon's log (and the app's errors): without errlog= they go to /dev/null.
+ERRLOG="${ERRLOG:-$PROJDIR/runfcgi.log}"
 LISTEN="${LISTEN:-socket=$SOCKET}"
 RUNFCGI="${RUNFCGI:-./node_modules/.bin/runfcgi}"
 APP="${APP:-./app.js}"
@@ -20,4 +22,4 @@ fi
 
 exec /usr/bin/env - \
   PATH="/usr/local/bin:/usr/bin:/bin" \
-  $RUNFCGI app=$APP $LISTEN pidfile=$PIDFILE $RUNFCGI_OPTIONS
+  $RUNFCGI app=$APP $LISTEN pidfile=$PIDFILE errlog=$ERRLOG $RUNFCGI_OPTIONS

@@ -6,8 +6,7 @@ import { defineConfig } from 'astro/config';
 export default defineConfig({
   output: 'server',
   adapter: node({ mode: 'standalone' }),
-  // Only for X-Forwarded-Host/-Proto, which runfcgi does not need: nginx sends the
-  // browser's Host (fastcgi_param HTTP_HOST $http_host) and HTTPS=on. Behind another
-  // proxy that sends them, list your domain or Astro ignores them.
-  security: { allowedDomains: [{ hostname: 'example.com', protocol: 'https' }] },
+  // Astro 7 believes a request's Host (and X-Forwarded-Host) only for the domains listed here:
+  // list your site's, or every form POST gets 403 and Astro.url says localhost:4321.
+  security: { allowedDomains: [{ hostname: 'example.com' }] },
 });

@@ -28,7 +28,7 @@ const FRAMEWORKS = [
   {
     name: 'React Router 7',
     fixture: 'react-router',
-    own: (dir) => [path.join(dir, 'node_modules/@react-router/serve/bin.js'), 'build/server/index.js'],
+    own: (dir) => [path.join(dir, 'node_modules/.bin/react-router-serve'), 'build/server/index.js'],
     app: (dir) => [`app=${dir}`],
   },
   { name: 'Astro 5', fixture: 'astro', own: (dir) => [path.join(dir, 'dist/server/entry.mjs')], app: (dir) => [`app=${dir}`] },

@@ -26,9 +26,9 @@ function get(url, agent) {
 }
 
 /**
- * The script as shipped, as the README tells users to run it: PROJDIR with
+ * The script as shipped, as docs/deploy/README.md tells users to run it: PROJDIR with
  * app.mjs and node_modules/.bin/runfcgi, an empty environment, from another
- * directory; LISTEN as the README says for TCP. Resolves with its exit code.
+ * directory; LISTEN as docs/deploy/README.md says for TCP. Resolves with its exit code.
  */
 function restartScript(project, listen) {
   return new Promise((resolve) => {

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RequestListener } from 'node:http';
 
-/** Where the README explains what app= may name, for errors that cannot guess. */
-export const RECIPES = 'README, "Frameworks"';
+/** The page that explains what app= may name, for errors that cannot guess. */
+export const RECIPES = 'docs/frameworks.md';
 
 /** A listener found in a module, with the words the log uses for it. */
 export interface Found {

@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppLoadError } from '../shared/errors.js';
 import { isModulePath } from '../config/option-values.js';
+import { describeLoadError } from './load-error.js';
+import { trapListen } from './listen-trap.js';
 import { findInDirectory, findNamed, NAMED_EXPORTS, nextListener, RECIPES, type Found } from './discover.js';
 import { fetchHandler, type FetchApp } from './fetch.js';
 import { nodeHandler } from './node.js';
@@ -27,7 +29,9 @@ function resolveModule(spec: string, cwd: string): string {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+  // A main.ts that calls listen() itself (NestJS's, Express's app.listen) and exports nothing.
+  if (typeof value === 'object' && Object.keys(value).length === 0) return 'nothing (a module that starts its own server must export the app instead of calling listen())';
+  if (typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ')}`;
   return `a ${typeof value}`;
 }
 
@@ -69,16 +73,14 @@ function closeExport(mod: Record<string, unknown>, exported: unknown): (() => un
   return typeof close === 'function' ? () => (close as () => unknown).call(exported) : undefined;
 }
 
-/** Imports a module, turning its failure into the one-line AppLoadError. */
+/** Imports a module, turning its failure into an AppLoadError that names the app's file and line. */
 async function importApp(href: string, spec: string): Promise<Record<string, unknown>> {
   try {
     return (await import(href)) as Record<string, unknown>;
   } catch (error) {
-    // The app's own error keeps its stack (it points into the app); a missing module needs none.
-    const e = error as NodeJS.ErrnoException;
-    const missing = e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND';
-    const detail = error instanceof Error ? (missing ? e.message.split('\n')[0] : (e.stack ?? e.message)) : String(error);
-    throw new AppLoadError(`app=${spec} failed to load: ${detail}`);
+    if (error instanceof AppLoadError) throw error;
+    const entry = href.startsWith('file:') ? fileURLToPath(href) : undefined;
+    throw new AppLoadError(`app=${spec} failed to load: ${describeLoadError(error, entry)}`);
   }
 }
 
@@ -151,7 +153,17 @@ async function wrap<T>(spec: string, step: () => Promise<T>): Promise<T> {
 
 export async function loadApp(spec: string | undefined, options: AdapterOptions, cwd: string, hooks?: AppHooks): Promise<RequestHandler> {
   if (spec === undefined) return nodeHandler(welcome, options);
-  const found = await findApp(spec, cwd, options.log);
+  const trap = trapListen(spec);
+  let found: Found;
+  try {
+    found = await findApp(spec, cwd, options.log);
+  } catch (error) {
+    throw trap.caught ?? error;
+  } finally {
+    trap.release();
+  }
+  // The app caught the throw of its own listen() and carried on: it still expects to listen.
+  if (trap.caught) throw trap.caught;
   const handler = handlerFor(found.exported, options, spec);
   if (hooks !== undefined) hooks.close = closeExport(found.module ?? {}, found.exported);
   options.log.info({ app: spec }, `app=${spec}: serving ${found.what}`);

@@ -6,6 +6,8 @@ import { UsageError } from '../shared/errors.js';
 import { OPTIONS, suggestion, type CommandLineInput } from '../config/options.js';
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
+/** The words that may come first instead of options, as help and the error for an unknown one name them. */
+const COMMANDS = ['help', 'check', 'status', 'reload', 'stop'];
 
 /**
  * Django-style words become commander's long options: `Port=3033` ->
@@ -45,6 +47,10 @@ export function parseArgs(argv: readonly string[]): CommandLineInput | 'help' {
     const missing = /option '--(\w+) <value>' argument missing/.exec(error.message);
     if (missing) throw new UsageError(`${missing[1]} needs a value: ${missing[1]}=VALUE`);
     throw new UsageError(error.message.replace(/^error: /, ''));
+  }
+  if (cmd.args.length > 0 && cmd.args[0] === argv[0]) {
+    // `runfcgi start`, `runfcgi restart`: a word where a command would be.
+    throw new UsageError(`unknown command '${argv[0]}': runfcgi takes key=value options (runfcgi app=./app.js socket=./mysite.sock) or one of the commands ${COMMANDS.join(', ')}`);
   }
   if (cmd.args.length > 0) {
     throw new UsageError(`unexpected word '${cmd.args[0]}': options are key=value words, such as app=./app.js`);

@@ -1,5 +1,5 @@
 // THE table of options: names, defaults, parsers and help lines. The CLI,
-// `runfcgi help`, validation, withDefaults and the docs' table all come from here.
+// `runfcgi help`, validation, withDefaults and docs/options.md's table all come from here.
 
 import os from 'node:os';
 import { UsageError } from '../shared/errors.js';
@@ -76,7 +76,7 @@ type OptionSpec = { [K in OptionName]: OptionRow<K> }[OptionName];
 
 interface OptionRow<K extends OptionName> {
   name: K;
-  /** What follows the = in help and the docs: method=prefork|threaded, socket=PATH. */
+  /** What follows the = in help and docs/options.md: method=prefork|threaded, socket=PATH. */
   value: string;
   /** Given more than once, the values add up (env=A=1 env=B=2). */
   repeatable?: true;
@@ -92,7 +92,7 @@ interface OptionRow<K extends OptionName> {
 const CORES = Math.max(1, os.availableParallelism());
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see Frameworks in the README)', parse: appModule },
+  { name: 'app', value: 'MODULE', defaultText: 'built-in welcome app', help: 'module to serve: a file (./app.js) or package exporting a (req, res) listener, a { fetch } handler or an http.Server; or a framework build (its entry or its project directory: see docs/frameworks.md)', parse: appModule },
   { name: 'protocol', value: 'fcgi|scgi', default: 'fcgi', help: 'fcgi (FastCGI) or scgi', parse: oneOf<Protocol>({ fcgi: 'fcgi', fastcgi: 'fcgi', scgi: 'scgi' }) },
   { name: 'host', value: 'ADDRESS', help: 'listen on TCP at this address (IPv4 or IPv6); needs port', parse: host },
   { name: 'port', value: 'PORT', help: 'listen on this TCP port; needs host', parse: integer(1, 65535) },
@@ -280,7 +280,7 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** The options table as Markdown: the README's copy is checked against this. */
+/** The options table as Markdown: docs/options.md's copy is checked against this. */
 export function optionsMarkdown(): string {
   const lines = ['| option | default | meaning |', '|---|---|---|'];
   for (const o of OPTIONS) lines.push(`| \`${typed(o).replaceAll('|', '\\|')}\` | ${defaultText(o)} | ${o.help} |`);

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EXIT_RUNTIME, RunfcgiError, cannotOpen } from '../shared/errors.js';
+import { EXIT_RUNTIME, RunfcgiError, cannotOpen, whereTheLogIs } from '../shared/errors.js';
 import type { Options } from '../config/options.js';
 
 /** The daemon finds its (already checked) options here, and knows it is the daemon. */
@@ -77,8 +77,7 @@ export async function launchDaemon(options: Options): Promise<void> {
       child.on('error', (error) => reject(new RunfcgiError(`cannot start the daemon: ${error.message}`)));
       child.on('exit', (code, signal) => {
         if (failure !== null) return reject(failure);
-        const where = options.errlog && options.errlog !== '/dev/null' ? `see errlog=${options.errlog}` : 'start with daemonize=false or errlog=FILE to see why';
-        reject(new RunfcgiError(`the daemon exited before it was serving (code ${code}, signal ${signal}); ${where}`, code || EXIT_RUNTIME));
+        reject(new RunfcgiError(`the daemon exited before it was serving (code ${code}, signal ${signal}); ${whereTheLogIs(options.errlog ?? '/dev/null')}`, code || EXIT_RUNTIME));
       });
     });
   } finally {

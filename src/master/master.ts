@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import type { Listener } from './listener/bind.js';
 import { errnoReason, NO_ADDRESS_MESSAGE } from './listener/bind.js';
-import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
+import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError, whereTheLogIs } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js';
 import type { Options } from '../config/options.js';
@@ -313,7 +313,7 @@ export class Master {
       this.stats.restarts++;
       this.log.warn({ worker: slot.id, workerPid: slot.worker.pid, code, signal }, 'worker died');
       if (!this.booted && this.bootFailure === null) {
-        this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
+        this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); ${whereTheLogIs(this.options.errlog)}`, EXIT_WORKER_BOOT));
       }
       if (Date.now() - slot.startedAt < CRASH_WINDOW_MS) {
         this.crashes++;

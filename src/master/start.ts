@@ -1,5 +1,6 @@
 // The master, started in this process (foreground, or the daemon): pidfile, socket, workers, until it stops.
 
+import fs from 'node:fs';
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { bindListener } from './listener/bind.js';
 import { startControl, type Control } from './control.js';
@@ -30,6 +31,20 @@ function workerCredentials(options: Options): Credentials | undefined {
   return { account, gid };
 }
 
+/**
+ * Workers open errlog= and accesslog= themselves and write their own lines:
+ * as user= they could not open a file root created 0640, and the start hung
+ * until starttimeout (issue 26). The files become that user's, as a
+ * PHP-FPM pool's slowlog does; a device (/dev/null) or a pipe stays as it is.
+ */
+function giveLogFiles(files: (string | undefined)[], { account, gid }: Credentials): void {
+  if (!isRoot()) return;
+  for (const file of files) {
+    if (file === undefined || file === '-') continue;
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isFile()) fs.chownSync(file, account.uid, gid);
+  }
+}
+
 function dropPrivileges({ account, gid }: Credentials): void {
   if (!isRoot()) return;
   process.setgroups?.([gid]);
@@ -53,6 +68,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
   const pidfile = options.pidfile === undefined ? undefined : new Pidfile(options.pidfile, log);
   try {
     const credentials = workerCredentials(options);
+    if (credentials !== undefined) giveLogFiles([options.errlog, options.accesslog], credentials);
     if (options.umask !== undefined) process.umask(options.umask);
     await pidfile?.claim();
     const listener = await bindListener(options, log).catch(async (error: unknown) => {

@@ -62,3 +62,13 @@ export function errnoWords(error: unknown): string {
 export function cannotOpen(option: string, file: string, error: unknown): RunfcgiError {
   return new RunfcgiError(`cannot open ${option}=${file}: ${errnoWords(error)}`);
 }
+
+/**
+ * Where to read the log of a failed start, for the messages that send the
+ * user there: "the log above" only when there is one (standard error).
+ */
+export function whereTheLogIs(errlog: string | undefined): string {
+  if (errlog === undefined || errlog === '-') return 'see the log above';
+  if (errlog === '/dev/null') return 'its log went to /dev/null (no errlog=): start again with errlog=FILE, or with daemonize=false, to see why';
+  return `see errlog=${errlog}`;
+}

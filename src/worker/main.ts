@@ -231,7 +231,13 @@ async function main(): Promise<void> {
     for (const signal of ['SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, ignoreSignal);
   }
   const { options } = init;
-  const logs = logDestination(options.errlog);
+  let logs: LogDestination;
+  try {
+    logs = logDestination(options.errlog);
+  } catch (error) {
+    // Said to the master, which stops the start with it: a worker that only threw here waited for starttimeout.
+    return bootFailure(EXIT_WORKER_BOOT, (error as Error).message);
+  }
   const log = createLogger({ worker: init.id }, options.loglevel, logs);
   let accessLog: ReturnType<typeof accessLogger>;
   try {

@@ -24,3 +24,17 @@ export function children(pid: number): number[] {
 export function readPid(file: string): number {
   return Number(fs.readFileSync(file, 'utf8').trim());
 }
+
+/** Live processes whose environment carries RUNFCGI_TEST_TAG=tag (daemons and workers inherit it). */
+export function tagged(tag: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`RUNFCGI_TEST_TAG=${tag}\0`) && running(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
 import { waitFor } from '../helpers/load.js';
-import { children, readPid, running } from '../helpers/processes.js';
+import { children, readPid, running, tagged } from '../helpers/processes.js';
 import { FIXTURES, freePort, runSync, tempDir } from '../helpers/run.js';
 
 const CONTROL = path.join(FIXTURES, 'control-app.mjs');
@@ -23,20 +23,6 @@ function dir(): string {
 function stat(pid: number): { ppid: number; sid: number; tty: number } {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
   return { ppid: Number(fields[1]), sid: Number(fields[3]), tty: Number(fields[4]) };
-}
-
-/** Live processes whose environment carries RUNFCGI_TEST_TAG=tag (daemons inherit it). */
-function tagged(tag: string): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`RUNFCGI_TEST_TAG=${tag}\0`) && running(Number(entry))) found.push(Number(entry));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return found;
 }
 
 function daemon(args: string[], cwd?: string) {

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtApp, startOwnServer, type OwnServer } from '../helpers/apps.js';
+import { builtApp, onThisNode, startOwnServer, type OwnServer } from '../helpers/apps.js';
 import { waitFor } from '../helpers/load.js';
 import { startNginxWith, type Nginx } from '../helpers/nginx.js';
 import { freePort, need, start, tempDir, type Started } from '../helpers/run.js';
@@ -26,7 +26,7 @@ interface FrameworkApp {
   fixture: string;
   /** The framework's own production server: node arguments and environment. */
   own(ctx: Ctx): { args: string[]; env: Record<string, string> };
-  /** runfcgi's app= and env= words: no mount module, as the README's recipe says. */
+  /** runfcgi's app= and env= words: no mount module, as docs/frameworks.md's recipe says. */
   runfcgi(ctx: Ctx): string[];
   /** What the log says runfcgi found. */
   found: RegExp;
@@ -47,7 +47,7 @@ type Backend = 'runfcgi' | 'own';
 
 const frameworks: FrameworkApp[] = [
   {
-    name: 'Next.js 15 (app router)',
+    name: 'Next.js 16 (app router)',
     fixture: 'next',
     own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/next/dist/bin/next'), 'start'], env: {} }),
     runfcgi: ({ dir }) => [`app=${dir}`],
@@ -66,7 +66,7 @@ const frameworks: FrameworkApp[] = [
     },
   },
   {
-    name: 'SvelteKit 2 (adapter-node)',
+    name: 'SvelteKit 3 (adapter-node 6)',
     fixture: 'svelte',
     // ORIGIN: adapter-node takes the site's address from it (form actions compare Origin with it);
     // BODY_SIZE_LIMIT: its default, 512 KiB, is under the 1 MB POST.
@@ -81,9 +81,10 @@ const frameworks: FrameworkApp[] = [
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
   },
   {
-    name: 'React Router 7 (framework mode)',
+    name: 'React Router 8 (framework mode)',
     fixture: 'react-router',
-    own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/@react-router/serve/bin.js'), 'build/server/index.js'], env: {} }),
+    // node_modules/.bin: the bin's file moved (bin.js in 7, bin.cjs in 8).
+    own: ({ dir }) => ({ args: [path.join(dir, 'node_modules/.bin/react-router-serve'), 'build/server/index.js'], env: {} }),
     runfcgi: ({ dir }) => [`app=${dir}`],
     found: /serving a React Router server build \(served by @react-router\/node\) in the build entry build\/server\/index\.js/,
     // @react-router/node serves no files (react-router-serve adds express.static): the web
@@ -102,7 +103,7 @@ const frameworks: FrameworkApp[] = [
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
   },
   {
-    name: 'Astro 5 (@astrojs/node, standalone)',
+    name: 'Astro 7 (@astrojs/node 11, standalone)',
     fixture: 'astro',
     own: ({ dir }) => ({ args: [path.join(dir, 'dist/server/entry.mjs')], env: {} }),
     runfcgi: ({ dir }) => [`app=${dir}`],
@@ -114,7 +115,7 @@ const frameworks: FrameworkApp[] = [
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
   },
   {
-    name: 'NestJS 11 (Express)',
+    name: 'NestJS 12 (Express)',
     fixture: 'nest',
     own: ({ dir }) => ({ args: [path.join(dir, 'dist/main.js')], env: {} }),
     // The mount module (src/fcgi.ts): the app, initialised, as a promise of its Express instance.
@@ -125,17 +126,8 @@ const frameworks: FrameworkApp[] = [
     // A POST validated by class-validator (ValidationPipe), then @Redirect.
     form: (get) => get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee', email: 'ann@example.org' }) }),
   },
-];
-
-/**
- * Nuxt 4 builds only on Node 22.19 or later (its build tools use
- * Set.prototype.difference): on an older Node the Nuxt tests are not declared,
- * and the run says so once (CI runs this file on Node 20 and on Node 26).
- */
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-if (major > 22 || (major === 22 && minor >= 19)) {
-  frameworks.push({
-    name: 'Nuxt 4 (Nitro node-listener)',
+  {
+    name: 'Nuxt 4.6 (Nitro node-listener)',
     fixture: 'nuxt',
     // The build is a (req, res) listener (the recipe's preset), with no server of its own: its
     // "own server" is the one Nitro's node-server preset makes of it, Node's http.createServer.
@@ -150,10 +142,8 @@ if (major > 22 || (major === 22 && minor >= 19)) {
     // A server route reading the form with readBody.
     form: (get, origin) =>
       get('/form', { method: 'POST', body: new URLSearchParams({ name: 'Ann Lee' }), headers: { origin, accept: 'text/html' } }),
-  });
-} else {
-  console.warn(`Nuxt 4 is not tested on Node ${process.versions.node}: its build needs Node 22.19 or later (CI runs this file on Node 26 too).`);
-}
+  },
+];
 
 /** Headers the two may differ in without the app seeing a difference: the connection's own, and the clock. */
 const IGNORED = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'server']);
@@ -213,7 +203,7 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 const megabyte = randomBytes(1024 * 1024);
 
 describe.runIf(need('nginx'))('framework builds under runfcgi behind nginx, against their own servers', () => {
-  describe.each(frameworks.map((f) => [f.name, f] as const))('%s', (_name, fw) => {
+  describe.each(onThisNode(frameworks).map((f) => [f.name, f] as const))('%s', (_name, fw) => {
     let tmp: string;
     let ctx: Ctx;
     let socket: string;

@@ -57,7 +57,7 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
     fs.writeFileSync(path.join(d, 'node_modules/.bin/runfcgi'), `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, { mode: 0o755 });
     // One server. Under /fresh/: a new connection per request (not the upstream's kept-alive
     // ones) and no retry, so a connection refused, or reset in an accept queue, is a failed
-    // request. Under /: the README's configuration, kept-alive connections.
+    // request. Under /: the nginx recipe's configuration, kept-alive connections.
     const upstream = target.upstream(d, port);
     nginx = await nginxInFront(d, upstream, {
       server: `location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass ${upstream}; fastcgi_next_upstream off; }`,

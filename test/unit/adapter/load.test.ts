@@ -114,7 +114,7 @@ describe('app= finds the handler without a wrapper', () => {
     const error = await failure('./empty');
     expect(error.message).toMatch(/^app=\.\/empty is a directory with no app runfcgi knows: looked for \.next/);
     expect(error.message).toContain('build/handler.js');
-    expect(error.message).toContain('README, "Frameworks"');
+    expect(error.message).toContain('docs/frameworks.md');
   });
 
   it('names the named exports it tried when a module exports no app', async () => {
@@ -122,7 +122,7 @@ describe('app= finds the handler without a wrapper', () => {
     const error = await failure('./none/lib.mjs');
     expect(error.message).toContain('an object with keys version');
     expect(error.message).toContain('handler, listener');
-    expect(error.message).toContain('README, "Frameworks"');
+    expect(error.message).toContain('docs/frameworks.md');
   });
 
   it('says to install the dependencies when a Next.js project has no next package', async () => {
