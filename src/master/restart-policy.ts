@@ -1,0 +1,61 @@
+// Why a worker ended, and when its replacement may start: at once after it served, with back-off when it never could.
+
+import type { Slot } from './slot.js';
+
+/**
+ * - stopped: we asked it to go (stop, reload, maxspare), or it retired itself (maxrequests, maxmemory).
+ * - died: it was serving and something killed it (the OOM killer, a segfault, a kill -9): a
+ *   replacement starts at once, as PHP-FPM does, since the code it runs is known to work.
+ * - failed: it never became ready (the app cannot load, a syntax error after a reload), or it
+ *   died so soon after that it served nothing: starting another at once would only spin.
+ */
+export type ExitCause = 'stopped' | 'died' | 'failed';
+
+/** A worker ready for less than this that served nothing and dies counts as one that failed. */
+export const EARLY_DEATH_MS = 2000;
+
+export function exitCause(slot: Slot, code: number | null, signal: NodeJS.Signals | null, now: number): ExitCause {
+  if (slot.state === 'stopping') return 'stopped';
+  // SIGTERM: the app's own shutdown hook raised it again for its default action, the end (app-shutdown.ts).
+  if (slot.retiring && (code === 0 || signal === 'SIGTERM')) return 'stopped';
+  if (slot.readyAt === 0) return 'failed';
+  if (slot.served === 0 && now - slot.readyAt < EARLY_DEATH_MS) return 'failed';
+  return 'died';
+}
+
+export const FIRST_BACKOFF_MS = 500;
+export const MAX_BACKOFF_MS = 32_000;
+
+/**
+ * Exponential back-off for workers that fail before they serve: 0.5 s, 1 s,
+ * 2 s ... 32 s. A step covers every worker started before it: two workers of
+ * one pool that fail together are one step and one log line, not two. A
+ * worker that becomes ready ends it.
+ */
+export class Backoff {
+  private step = 0;
+  private stepAt = 0;
+  /** No worker starts before this (Date.now() ms). */
+  holdUntil = 0;
+
+  /** A worker started at `startedAt` failed: the delay of the new step, or null when that step is taken already. */
+  failed(startedAt: number, now: number): number | null {
+    if (this.step > 0 && startedAt <= this.stepAt) return null;
+    const delay = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** this.step);
+    this.step++;
+    this.stepAt = now;
+    this.holdUntil = now + delay;
+    return delay;
+  }
+
+  /** A worker is ready, or the code changed (reload): workers start at once again. */
+  reset(): void {
+    this.step = 0;
+    this.stepAt = 0;
+    this.holdUntil = 0;
+  }
+
+  get failures(): number {
+    return this.step;
+  }
+}
