@@ -379,6 +379,7 @@ export class Master {
       if (slot.state === 'starting' && now - slot.startedAt > this.options.starttimeout * 1000) {
         this.log.error({ worker: slot.id }, `worker did not become ready within starttimeout=${this.options.starttimeout} s: ending it`);
         // Loading the app is what takes a worker this long: stop as for an app that cannot load.
+        slot.failure = `did not become ready within starttimeout=${this.options.starttimeout} s`;
         if (this.phase.name === 'booting') this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD));
         slot.worker.kill();
       } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {

@@ -4,12 +4,16 @@ import type { Slot } from './slot.js';
 
 /**
  * - stopped: we asked it to go (stop, reload, maxspare), or it retired itself (maxrequests, maxmemory).
- * - died: it was serving and something killed it (the OOM killer, a segfault, a kill -9): a
- *   replacement starts at once, as PHP-FPM does, since the code it runs is known to work.
- * - failed: it never became ready (the app cannot load, a syntax error after a reload), or it
- *   died so soon after that it served nothing: starting another at once would only spin.
+ * - died: it was serving and ended, or something outside killed it (kill -9, the OOM
+ *   killer): a replacement starts at once, as PHP-FPM does; nothing says the code is at fault.
+ * - failed: it exited or crashed (SIGSEGV, SIGABRT) before it was ready (the app cannot load,
+ *   a syntax error after a reload), or so soon after that it served nothing: starting
+ *   another at once would only spin.
  */
 export type ExitCause = 'stopped' | 'died' | 'failed';
+
+/** Signals a process raises on itself when it crashes (a native module, an abort): its code is at fault. */
+const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
 
 /** A worker ready for less than this that served nothing and dies counts as one that failed. */
 export const EARLY_DEATH_MS = 2000;
@@ -18,6 +22,10 @@ export function exitCause(slot: Slot, code: number | null, signal: NodeJS.Signal
   if (slot.state === 'stopping') return 'stopped';
   // SIGTERM: the app's own shutdown hook raised it again for its default action, the end (app-shutdown.ts).
   if (slot.retiring && (code === 0 || signal === 'SIGTERM')) return 'stopped';
+  // It said why it could not serve (bootError), or the master ended it for starttimeout=.
+  if (slot.failure !== undefined) return 'failed';
+  // Killed from outside (kill -9, the OOM killer, an operator's SIGTERM): nothing says the code is at fault.
+  if (signal !== null && !CRASH_SIGNALS.has(signal)) return 'died';
   if (slot.readyAt === 0) return 'failed';
   if (slot.served === 0 && now - slot.readyAt < EARLY_DEATH_MS) return 'failed';
   return 'died';
