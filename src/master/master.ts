@@ -376,7 +376,7 @@ export class Master {
     let active = 0;
     for (const slot of this.slots.values()) {
       if (slot.active > 0) active++;
-      if (slot.state === 'starting' && now - slot.startedAt > this.options.starttimeout * 1000) {
+      if (slot.state === 'starting' && slot.failure === undefined && now - slot.startedAt > this.options.starttimeout * 1000) {
         this.log.error({ worker: slot.id }, `worker did not become ready within starttimeout=${this.options.starttimeout} s: ending it`);
         // Loading the app is what takes a worker this long: stop as for an app that cannot load.
         slot.failure = `did not become ready within starttimeout=${this.options.starttimeout} s`;

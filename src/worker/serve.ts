@@ -147,14 +147,15 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       socket.destroy();
       return;
     }
-    if (!admission.admit()) {
-      socket.destroy();
-      return;
-    }
     // A UNIX socket has no peer address: its file's permissions decide who connects.
     const peer = socket.remoteAddress;
     if (allowed !== undefined && peer !== undefined && !allowed(peer)) {
       log.warn({ remote: peer }, 'connection refused: not in FCGI_WEB_SERVER_ADDRS');
+      socket.destroy();
+      return;
+    }
+    // After the address check: a peer not allowed must not shed an allowed one.
+    if (!admission.admit()) {
       socket.destroy();
       return;
     }
