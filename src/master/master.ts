@@ -29,7 +29,6 @@ export interface MasterSetup {
 /** How often the master looks at its workers when no signal comes. */
 const TICK_MS = 200;
 
-
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
 export class Master {
