@@ -8,7 +8,7 @@ import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js
 import type { Options } from '../config/options.js';
 import { poolDecision, reloadSize, resized, staleToStop, type PoolLimits } from './pool.js';
 import { watchTouchReload } from './touch-reload.js';
-import { Backoff, exitCause } from './restart-policy.js';
+import { Backoff, exitCause, proven } from './restart-policy.js';
 import { isStopping, type Phase, type StopHow } from './phase.js';
 import { PoolStats } from './pool-stats.js';
 import type { PoolStatus } from '../shared/pool-status.js';
@@ -255,13 +255,13 @@ export class Master {
   }
 
   private onMessage(slot: Slot, message: ToMaster): void {
+    const previousBeat = slot.lastBeat;
     slot.lastBeat = Date.now();
     switch (message.type) {
       case 'ready':
         if (slot.state !== 'starting') return;
         slot.state = 'ready';
         slot.readyAt = Date.now();
-        this.backoff.reset();
         this.log.info({ worker: slot.id }, 'worker ready');
         if (this.phase.name === 'booting') {
           this.phase = { name: this.generation > 0 ? 'reloading' : 'serving' };
@@ -276,9 +276,12 @@ export class Master {
         this.ondemand?.handOver(slot);
         this.retireStale();
         return;
-      case 'heartbeat':
+      case 'heartbeat': {
+        const before = proven(slot, previousBeat);
         slot.active = message.active;
         slot.served = message.served;
+        // The new code works once one of its workers proves it: whatever failed before may start at once again.
+        if (!before && slot.generation === this.generation && proven(slot, slot.lastBeat)) this.backoff.reset();
         slot.lagMs = message.lagMs;
         slot.slow = message.slow;
         slot.timedOut = message.timedOut;
@@ -286,6 +289,7 @@ export class Master {
         slot.oldest = message.oldest;
         slot.memory = message.memory;
         return;
+      }
       case 'retiring':
         slot.retiring = true;
         this.stats.restarts++;
@@ -331,9 +335,9 @@ export class Master {
       this.stats.restarts++;
       this.log.warn(fields, 'worker died');
       this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); see the log above`, EXIT_WORKER_BOOT));
-    } else if (cause === 'died') {
+    } else if (cause === 'died' || (cause === 'early' && !this.backoff.diedEarly())) {
       this.stats.restarts++;
-      this.log.warn(fields, 'worker died after serving: replacing it at once');
+      this.log.warn({ ...fields, restart: 'at once' }, 'worker died');
     } else {
       this.stats.restarts++;
       const delay = this.backoff.failed(slot.startedAt, now);

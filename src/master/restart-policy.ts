@@ -6,16 +6,18 @@ import type { Slot } from './slot.js';
  * - stopped: we asked it to go (stop, reload, maxspare), or it retired itself (maxrequests, maxmemory).
  * - died: it was serving and ended, or something outside killed it (kill -9, the OOM
  *   killer): a replacement starts at once, as PHP-FPM does; nothing says the code is at fault.
- * - failed: it exited or crashed (SIGSEGV, SIGABRT) before it was ready (the app cannot load,
- *   a syntax error after a reload), or so soon after that it served nothing: starting
- *   another at once would only spin.
+ * - early: it exited or crashed so soon after it was ready that nothing shows its code
+ *   works (a crash on its first request, or a timer in the app that kills it): the first
+ *   is replaced at once, the next in a row backs off (Backoff.diedEarly).
+ * - failed: it exited or crashed (SIGSEGV, SIGABRT) before it was ready (the app cannot
+ *   load, a syntax error after a reload): starting another at once would only spin.
  */
-export type ExitCause = 'stopped' | 'died' | 'failed';
+export type ExitCause = 'stopped' | 'died' | 'early' | 'failed';
 
 /** Signals a process raises on itself when it crashes (a native module, an abort): its code is at fault. */
 const CRASH_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGSYS', 'SIGTRAP']);
 
-/** A worker ready for less than this that served nothing and dies counts as one that failed. */
+/** A worker ready for less than this that served nothing and dies is an early death. */
 export const EARLY_DEATH_MS = 2000;
 
 export function exitCause(slot: Slot, code: number | null, signal: NodeJS.Signals | null, now: number): ExitCause {
@@ -27,8 +29,12 @@ export function exitCause(slot: Slot, code: number | null, signal: NodeJS.Signal
   // Killed from outside (kill -9, the OOM killer, an operator's SIGTERM): nothing says the code is at fault.
   if (signal !== null && !CRASH_SIGNALS.has(signal)) return 'died';
   if (slot.readyAt === 0) return 'failed';
-  if (slot.served === 0 && now - slot.readyAt < EARLY_DEATH_MS) return 'failed';
-  return 'died';
+  return proven(slot, now) ? 'died' : 'early';
+}
+
+/** A worker that has served, or stayed up a while after it was ready: its code works. */
+export function proven(slot: Slot, at: number): boolean {
+  return slot.readyAt > 0 && (slot.served > 0 || at - slot.readyAt >= EARLY_DEATH_MS);
 }
 
 export const FIRST_BACKOFF_MS = 500;
@@ -38,11 +44,14 @@ export const MAX_BACKOFF_MS = 32_000;
  * Exponential back-off for workers that fail before they serve: 0.5 s, 1 s,
  * 2 s ... 32 s. A step covers every worker started before it: two workers of
  * one pool that fail together are one step and one log line, not two. A
- * worker that becomes ready ends it.
+ * worker that proves its code (proven()) ends it; one that is merely ready
+ * does not (an app that dies a moment after it is ready would spin).
  */
 export class Backoff {
   private step = 0;
   private stepAt = 0;
+  /** Early deaths in a row (ExitCause 'early'). */
+  private early = 0;
   /** No worker starts before this (Date.now() ms). */
   holdUntil = 0;
 
@@ -56,10 +65,17 @@ export class Backoff {
     return delay;
   }
 
-  /** A worker is ready, or the code changed (reload): workers start at once again. */
+  /** An early death: true when it is one in a row too many, to be backed off as a failure. */
+  diedEarly(): boolean {
+    this.early++;
+    return this.early > 1;
+  }
+
+  /** A worker proved its code (see proven()), or the code changed (reload): workers start at once again. */
   reset(): void {
     this.step = 0;
     this.stepAt = 0;
+    this.early = 0;
     this.holdUntil = 0;
   }
 

@@ -246,7 +246,7 @@ describe.runIf(hasNginx)('faults under POST load through nginx (pool of 2, maxch
     console.log(`${killed.size} serving workers SIGKILLed over ${seconds} s: answers per second ${perSecond.join(' ')}; ${r.ok} ok, ${r.failed} failed (requests in a killed worker fail); a worker's start to ready: median ${median(startMs(s.output()))} ms`);
     // Seconds without answers come only from the start time of a worker (Node has no fork): a figure for the report, not a test.
     expect(s.output()).not.toContain('backing off');
-    expect(s.output().match(/worker died after serving: replacing it at once/g)?.length).toBe(killed.size);
+    expect(s.output().match(/"restart":"at once","msg":"worker died"/g)?.length).toBe(killed.size);
     // Back in full: two workers not killed answer.
     const fresh = new Set(answers.filter((a) => a.at > t1 && !killed.has(a.pid)).map((a) => a.pid));
     const more = keepLoading(nginx.url('/'), 8, post, (body) => fresh.add(Number(body)));

@@ -102,7 +102,7 @@ describe('master: the restart policy by cause', () => {
       await h.allReady();
     }
     expect(warnings(h, 'backing off')).toHaveLength(0);
-    expect(warnings(h, 'worker died after serving')).toHaveLength(20);
+    expect(warnings(h, 'worker died').filter((l) => l.fields.restart === 'at once')).toHaveLength(20);
     await stopped(h);
   });
 
@@ -137,7 +137,7 @@ describe('master: the restart policy by cause', () => {
     await stopped(h);
   });
 
-  it('a worker that becomes ready ends the back-off', async () => {
+  it('a worker that proves the code (ready for 2 s, or served) ends the back-off; being ready is not enough', async () => {
     const h = startMaster({ minspare: 1, maxspare: 1 });
     await h.allReady();
     h.runtime.code = 'broken';
@@ -148,12 +148,25 @@ describe('master: the restart policy by cause', () => {
       await h.pass(20_000);
     }
     expect(warnings(h, 'backing off').map((l) => l.fields.backoffMs)).toEqual([500, 1000, 2000]);
+    // Ready, then dead at once (an app whose timer kills it): the first is replaced at once,
+    // the second in a row backs off further; ready alone does not end the back-off.
+    for (let i = 0; i < 2; i++) {
+      const w = h.runtime.running.find((x) => h.runtime.codeOf.get(x) === 'broken')!;
+      w.ready();
+      await h.pass(100);
+      w.exit(1, null);
+      await h.pass(20_000);
+    }
+    expect(warnings(h, 'backing off').map((l) => l.fields.backoffMs)).toEqual([500, 1000, 2000, 4000]);
+    // Fixed code: one of its workers serves for 2 s, and the back-off is over.
     h.runtime.code = 'v2';
     await h.signal('SIGHUP');
     await h.allReady();
-    // Serving v2 now: the next failure starts from the first step again.
+    await h.pass(2500);
     const w = h.runtime.running.find((x) => h.runtime.codeOf.get(x) === 'v2')!;
-    w.exit(1, null);
+    w.exit(null, 'SIGKILL');
+    await h.pass(1);
+    h.runtime.running.find((x) => x !== w && h.runtime.codeOf.get(x) === 'v2' && !x.killed && x.state === 'running' && x.received.length === 0)!.exit(1, null);
     await h.pass(1);
     expect(warnings(h, 'backing off').at(-1)?.fields.backoffMs).toBe(500);
     await stopped(h);

@@ -22,7 +22,8 @@ describe('exit causes', () => {
     ['ended by the master for starttimeout=', { state: 'starting', failure: 'did not become ready' }, null, 'SIGKILL', 'failed'],
     ['exited before it was ready', { state: 'starting' }, 1, null, 'failed'],
     ['crashed (SIGSEGV) before it was ready', { state: 'starting' }, null, 'SIGSEGV', 'failed'],
-    ['exited just after ready, having served nothing', { state: 'ready', readyAt: NOW - EARLY_DEATH_MS + 1 }, 1, null, 'failed'],
+    ['exited just after ready, having served nothing', { state: 'ready', readyAt: NOW - EARLY_DEATH_MS + 1 }, 1, null, 'early'],
+    ['crashed just after ready, on its first request', { state: 'ready', readyAt: NOW - 10 }, null, 'SIGSEGV', 'early'],
     ['exited a while after ready, having served nothing', { state: 'ready', readyAt: NOW - EARLY_DEATH_MS - 1 }, 1, null, 'died'],
   ])('%s: %s', (_what, fields, code, signal, cause) => {
     expect(exitCause(slot(fields), code, signal, NOW)).toBe(cause);
@@ -42,5 +43,14 @@ describe('back-off', () => {
     expect(last).toBe(32_000);
     b.reset();
     expect(b.failed(t, t + 10)).toBe(500);
+  });
+
+  it('an early death is forgiven once; the next in a row counts as a failure, until a worker proves its code', () => {
+    const b = new Backoff();
+    expect(b.diedEarly()).toBe(false);
+    expect(b.diedEarly()).toBe(true);
+    expect(b.diedEarly()).toBe(true);
+    b.reset();
+    expect(b.diedEarly()).toBe(false);
   });
 });
