@@ -3,6 +3,7 @@
 
 import os from 'node:os';
 import { UsageError } from '../shared/errors.js';
+import { defaultBacklog, defaultMaxConns } from './system-limits.js';
 import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
 export type Method = 'prefork' | 'threaded';
@@ -56,6 +57,8 @@ export interface Options {
   maxreqs: number;
   idletimeout: number;
   readtimeout: number;
+  firstbytetimeout: number;
+  backlog: number;
   /** Variables for the workers' environment: a value, or null to pass runfcgi's own. */
   env: Record<string, string | null>;
   /** Where runfcgi was started: package names in app= resolve from here. Not an option. */
@@ -130,10 +133,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'group', value: 'GROUP', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
   { name: 'maxparamsbytes', value: 'BYTES', default: 1024 * 1024, help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
   { name: 'maxparams', value: 'N', default: 1000, help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
-  { name: 'maxconns', value: 'N', default: 1024, help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
+  { name: 'maxconns', value: 'N', defaultText: 'from the open-files limit', help: "connections a worker keeps open at once (FCGI_MAX_CONNS): by default nine tenths of the open-files limit (ulimit -Hn; divided among threads with method=threaded). When full, the oldest connection that has not sent a whole request is closed for the new one", parse: integer(1, 1_000_000) },
   { name: 'maxreqs', value: 'N', default: 1024, help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
   { name: 'idletimeout', value: 'SECONDS', default: 300, help: 'seconds an idle connection stays open (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'firstbytetimeout', value: 'SECONDS', default: 10, help: 'seconds a new connection may stay silent: one that sends nothing in that time is closed (a web server sends its request at once; 0 = no limit)', parse: integer(0, 86400) },
   { name: 'readtimeout', value: 'SECONDS', default: 60, help: 'seconds the web server may pause in the middle of sending a request; then it gets a 408 and the connection is closed (0 = no limit)', parse: integer(0, 86400) },
+  { name: 'backlog', value: 'N', defaultText: 'net.core.somaxconn (4096)', help: "connections the kernel queues for the workers to accept (listen(2)'s backlog; Node's own default is 511); capped by net.core.somaxconn. Also applied to a socket a web server or systemd hands over", parse: integer(1, 65535) },
   { name: 'env', value: 'NAME=VALUE', defaultText: 'PATH, HOME, LANG, TZ, NODE_ENV...', help: "add NAME=VALUE to the workers' clean environment, or NAME to pass runfcgi's own (repeatable)", parse: envEntry, repeatable: true },
 ];
 
@@ -238,6 +243,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     outlog: g.outlog ?? (daemonize ? '/dev/null' : undefined),
     errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
     env: g.env ?? {},
+    maxconns: g.maxconns ?? defaultMaxConns((g.method ?? DATA_DEFAULTS.method) === 'threaded' ? maxchildren : 1),
+    backlog: g.backlog ?? defaultBacklog(),
     cwd,
   } as Options;
 }

@@ -1,13 +1,15 @@
 // The master: spawns and supervises workers, keeps the pool sized, takes signals in order.
 
-import fs from 'node:fs';
 import type { Listener } from './listener/bind.js';
-import { errnoReason, NO_ADDRESS_MESSAGE } from './listener/bind.js';
-import { EXIT_APP_LOAD, EXIT_RUNTIME, EXIT_USAGE, EXIT_WORKER_BOOT, RunfcgiError, whereTheLogIs } from '../shared/errors.js';
+import { bootError } from './boot-error.js';
+import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError, whereTheLogIs } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js';
 import type { Options } from '../config/options.js';
-import { poolDecision, type PoolLimits } from './pool.js';
+import { poolDecision, reloadSize, resized, staleToStop, type PoolLimits } from './pool.js';
+import { watchTouchReload } from './touch-reload.js';
+import { Backoff, exitCause, proven } from './restart-policy.js';
+import { isStopping, type Phase, type StopHow } from './phase.js';
 import { PoolStats } from './pool-stats.js';
 import type { PoolStatus } from '../shared/pool-status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
@@ -26,9 +28,6 @@ export interface MasterSetup {
 
 /** How often the master looks at its workers when no signal comes. */
 const TICK_MS = 200;
-/** A worker that dies sooner than this after its start counts towards a crash loop. */
-const CRASH_WINDOW_MS = 5000;
-const MAX_BACKOFF_MS = 10_000;
 
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
@@ -41,15 +40,11 @@ export class Master {
   private readonly slots = new Map<number, Slot>();
   private readonly limits: PoolLimits;
   private nextId = 1;
-  private booted = false;
-  private bootFailure: RunfcgiError | null = null;
-  private stopping: 'graceful' | 'now' | null = null;
-  private crashes = 0;
-  private holdSpawnsUntil = 0;
+  private phase: Phase = { name: 'booting' };
+  /** Counts reloads: workers started for an older one are stale. */
+  private generation = 0;
+  private readonly backoff = new Backoff();
   private onReady: (() => void) | null = null;
-  /** When a SIGTERM began to wait for a successor to take the socket over; 0: not waiting. */
-  private handoverSince = 0;
-  private listenerClosed = false;
   private readonly setup: MasterSetup;
   private readonly stats = new PoolStats();
   /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
@@ -63,7 +58,7 @@ export class Master {
     this.log = log;
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
-    this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake()) : null;
+    this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake(), options.backlog) : null;
   }
 
   /**
@@ -72,25 +67,55 @@ export class Master {
    */
   async run(ready: () => void = () => {}): Promise<void> {
     this.onReady = ready;
-    if (this.options.touchreload !== undefined) this.watchTouchReload(this.options.touchreload);
+    const touch = this.options.touchreload === undefined ? undefined : watchTouchReload(this.options.touchreload, this.log, () => this.signals.push('SIGHUP'));
     this.managePool();
-    // A pool asleep (pm=ondemand) still waits out a handover: the socket stays answered until a successor has it.
-    while (this.slots.size > 0 || this.stopping === null || this.handoverSince > 0) {
+    while (this.phase.name !== 'stopped' && this.phase.name !== 'failed') {
       const signal = await this.signals.next(TICK_MS);
       if (signal !== null) this.dispatch(signal);
-      if (this.bootFailure !== null) break;
-      this.checkHeartbeats();
-      if (this.stopping === null) for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
-      if (this.stopping === null || this.handoverSince > 0) this.managePool();
-      if (this.handoverSince > 0) this.checkHandover();
-      if (this.stopping !== null && this.handoverSince === 0) this.releaseListener();
+      this.step();
     }
-    if (this.options.touchreload !== undefined) fs.unwatchFile(this.options.touchreload);
-    if (this.bootFailure !== null) {
+    touch?.close();
+    if (this.phase.name === 'failed') {
       this.killAll();
-      throw this.bootFailure;
+      throw this.phase.error;
     }
-    this.releaseListener();
+  }
+
+  /** The master's current phase, for tests and the log. */
+  get currentPhase(): Phase['name'] {
+    return this.phase.name;
+  }
+
+  /** One turn of the loop: what this phase does besides answering signals. */
+  private step(): void {
+    const phase = this.phase;
+    switch (phase.name) {
+      case 'booting':
+      case 'serving':
+      case 'reloading':
+        this.checkHeartbeats();
+        for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+        this.retireStale();
+        this.managePool();
+        return;
+      case 'handingOver':
+        // A pool asleep (pm=ondemand) still waits out a handover: the socket stays answered until a successor has it.
+        this.checkHeartbeats();
+        this.managePool();
+        this.checkHandover(phase.since);
+        return;
+      case 'stopping':
+        this.checkHeartbeats();
+        this.releaseListener(phase.how);
+        return;
+      case 'draining':
+        this.checkHeartbeats();
+        if (this.slots.size === 0) this.phase = { name: 'stopped' };
+        return;
+      case 'stopped':
+      case 'failed':
+        return;
+    }
   }
 
   /** Workers live now, for tests and the status page. */
@@ -112,7 +137,7 @@ export class Master {
         return this.stop('graceful', true);
       case 'SIGINT':
         // A second Ctrl+C means "now".
-        return this.stop(this.stopping === null ? 'graceful' : 'now');
+        return this.stop(isStopping(this.phase) ? 'now' : 'graceful');
       case 'SIGQUIT':
         return this.stop('now');
       case 'SIGHUP':
@@ -129,78 +154,80 @@ export class Master {
     }
   }
 
-  private stop(how: 'graceful' | 'now', handover = false): void {
-    if (this.stopping === 'now' || (how === 'graceful' && this.stopping === 'graceful')) return;
+  private stop(how: StopHow, handover = false): void {
+    const phase = this.phase;
+    if (phase.name === 'stopped' || phase.name === 'failed') return;
+    if ((phase.name === 'stopping' || phase.name === 'draining') && (phase.how === 'now' || how === 'graceful')) return;
+    if (phase.name === 'handingOver' && how === 'graceful') return;
     // A successor checks this title before it takes over our socket path or pidfile.
     process.title = STOPPING_TITLE;
-    this.stopping = how;
     if (how === 'graceful' && handover && this.listener.canHandOver) {
-      this.handoverSince = Date.now();
+      this.phase = { name: 'handingOver', since: Date.now() };
       this.listener.announceHandover();
       this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
       return;
     }
-    this.handoverSince = 0;
-    this.stopWorkers();
+    this.stopWorkers(phase.name === 'draining' ? 'draining' : 'stopping', how);
   }
 
-  private stopWorkers(): void {
-    const graceMs = this.stopping === 'now' ? 0 : this.options.graceperiod * 1000;
-    this.log.info({ graceMs }, this.stopping === 'now' ? 'stopping now' : 'stopping gracefully');
+  private stopWorkers(name: 'stopping' | 'draining', how: StopHow): void {
+    this.phase = { name, how };
+    const graceMs = how === 'now' ? 0 : this.options.graceperiod * 1000;
+    this.log.info({ graceMs }, how === 'now' ? 'stopping now' : 'stopping gracefully');
     for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true);
   }
 
-  private checkHandover(): void {
+  private checkHandover(since: number): void {
     const takenOver = this.listener.takenOver();
-    if (!takenOver && Date.now() < handoverDeadline(this.handoverSince, this.options.pidfile)) return;
+    if (!takenOver && Date.now() < handoverDeadline(since, this.options.pidfile)) return;
     if (takenOver) this.log.info('a successor took the socket over');
-    this.handoverSince = 0;
-    this.stopWorkers();
+    this.stopWorkers('stopping', 'graceful');
   }
 
   /** Our copy of the socket goes once no worker watches it (threads share it on fd 0). */
-  private releaseListener(): void {
-    if (this.listenerClosed) return;
+  private releaseListener(how: StopHow): void {
     if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
-    this.listenerClosed = true;
+    this.phase = { name: 'draining', how };
     this.ondemand?.close();
     this.listener.close();
     this.listener.cleanup();
+    if (this.slots.size === 0) this.phase = { name: 'stopped' };
   }
 
+  /**
+   * SIGHUP: fresh workers for the code on disk; the old ones serve until
+   * those are ready, then finish what they have. A HUP while a reload is
+   * still starting workers restarts it with the newest code: the workers
+   * still starting for older code are ended (they serve nothing yet), so a
+   * storm of HUPs never multiplies the pool.
+   */
   private reload(): void {
-    if (this.stopping !== null) return;
+    const phase = this.phase.name;
+    if (phase !== 'booting' && phase !== 'serving' && phase !== 'reloading') return;
+    // New code: whatever failed before may load now.
+    this.backoff.reset();
     if (this.ondemand?.sleeping) {
       this.log.info('reloading: no worker runs; the next one loads the app anew');
       return;
     }
-    const current = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead');
-    this.log.info({ workers: current.length }, 'reloading: starting fresh workers, the old ones finish what they have');
-    for (const slot of current) slot.stale = true;
-    // As many fresh workers as there are now; the stale ones stop as they come up.
-    for (let i = 0; i < Math.max(current.length, this.limits.minspare); i++) this.spawn();
+    const size = reloadSize(this.slots.values(), this.generation, this.limits);
+    this.generation++;
+    let ended = 0;
+    for (const slot of this.slots.values()) {
+      if (slot.state !== 'starting') continue;
+      slot.state = 'stopping';
+      slot.worker.kill();
+      ended++;
+    }
+    const serving = [...this.slots.values()].filter((s) => s.state === 'ready').length;
+    this.log.info({ workers: size, serving, ended }, ended > 0 ? 'reloading again: workers still starting for older code ended, fresh ones start' : 'reloading: starting fresh workers, the old ones finish what they have');
+    if (phase !== 'booting') this.phase = { name: 'reloading' };
+    for (let i = 0; i < size; i++) this.spawn();
   }
 
   private resize(delta: 1 | -1): void {
-    const l = this.limits;
-    if (delta > 0) {
-      l.minspare = Math.min(l.minspare + 1, l.maxchildren);
-      l.maxspare = Math.max(l.maxspare, l.minspare);
-    } else {
-      l.maxspare = Math.max(1, l.maxspare - 1);
-      l.minspare = Math.min(l.minspare, l.maxspare);
-    }
-    this.log.info({ minspare: l.minspare, maxspare: l.maxspare }, delta > 0 ? 'one worker more' : 'one worker fewer');
-  }
-
-  private watchTouchReload(file: string): void {
-    let last = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    fs.watchFile(file, { interval: 1000 }, (stat) => {
-      if (stat.mtimeMs === last) return;
-      last = stat.mtimeMs;
-      this.log.info({ file }, 'touchreload: file changed');
-      this.signals.push('SIGHUP');
-    });
+    Object.assign(this.limits, resized(this.limits, delta));
+    this.log.info({ minspare: this.limits.minspare, maxspare: this.limits.maxspare }, delta > 0 ? 'one worker more' : 'one worker fewer');
   }
 
   // --- workers ---
@@ -216,7 +243,7 @@ export class Master {
       this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
       return;
     }
-    const slot = newSlot(id, worker);
+    const slot = newSlot(id, worker, this.generation);
     this.slots.set(id, slot);
     worker.on('message', (m: unknown, handle?: unknown) => {
       if (isOurs(m) && (m as ToMaster).type === 'socket') this.ondemand?.takeSocket(handle);
@@ -228,13 +255,16 @@ export class Master {
   }
 
   private onMessage(slot: Slot, message: ToMaster): void {
+    const previousBeat = slot.lastBeat;
     slot.lastBeat = Date.now();
     switch (message.type) {
       case 'ready':
-        if (slot.state === 'starting') slot.state = 'ready';
+        if (slot.state !== 'starting') return;
+        slot.state = 'ready';
+        slot.readyAt = Date.now();
         this.log.info({ worker: slot.id }, 'worker ready');
-        if (!this.booted) {
-          this.booted = true;
+        if (this.phase.name === 'booting') {
+          this.phase = { name: this.generation > 0 ? 'reloading' : 'serving' };
           try {
             this.listener.publish();
           } catch (error) {
@@ -246,11 +276,12 @@ export class Master {
         this.ondemand?.handOver(slot);
         this.retireStale();
         return;
-      case 'heartbeat':
-        // A worker that outlived the crash window ends a crash loop.
-        if (this.crashes > 0 && slot.lastBeat - slot.startedAt > CRASH_WINDOW_MS) this.crashes = 0;
+      case 'heartbeat': {
+        const before = proven(slot, previousBeat);
         slot.active = message.active;
         slot.served = message.served;
+        // The new code works once one of its workers proves it: whatever failed before may start at once again.
+        if (!before && slot.generation === this.generation && proven(slot, slot.lastBeat)) this.backoff.reset();
         slot.lagMs = message.lagMs;
         slot.slow = message.slow;
         slot.timedOut = message.timedOut;
@@ -258,6 +289,7 @@ export class Master {
         slot.oldest = message.oldest;
         slot.memory = message.memory;
         return;
+      }
       case 'retiring':
         slot.retiring = true;
         this.stats.restarts++;
@@ -277,50 +309,42 @@ export class Master {
   }
 
   private onBootError(slot: Slot, exitCode: number, message: string): void {
-    slot.state = 'stopping';
-    if (!this.booted) {
-      this.fail(this.bootError(exitCode, message));
+    if (this.phase.name === 'booting') {
+      this.fail(bootError(this.listener, exitCode, message));
       return;
     }
-    this.log.error({ worker: slot.id, exitCode }, `worker could not boot: ${message}`);
-  }
-
-  /** The user-facing error for a worker that could not boot before any worker was up. */
-  private bootError(exitCode: number, message: string): RunfcgiError {
-    const listen = /^listen: (\w+)$/.exec(message);
-    if (listen) {
-      if (this.listener.inherited && (listen[1] === 'EINVAL' || listen[1] === 'ENOTSOCK' || listen[1] === 'EOPNOTSUPP')) {
-        return new RunfcgiError(NO_ADDRESS_MESSAGE, EXIT_USAGE);
-      }
-      return new RunfcgiError(`cannot listen on ${this.listener.address.replace(/^(tcp|unix):/, '')}: ${errnoReason(listen[1])}`, EXIT_RUNTIME);
-    }
-    return new RunfcgiError(message, exitCode);
+    // Said with its exit (onExit), once per back-off step.
+    slot.failure = message;
   }
 
   private fail(error: RunfcgiError): void {
-    this.bootFailure ??= error;
+    if (this.phase.name !== 'failed') this.phase = { name: 'failed', error };
     this.signals.wake();
   }
 
+  /** The restart policy by cause (restart-policy.ts): replaced at once after it served, with back-off when it never could. */
   private onExit(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
-    // SIGTERM: the app's own shutdown hook raised it again for its default action, the end (app-shutdown.ts).
-    const expected = slot.state === 'stopping' || (slot.retiring && (code === 0 || signal === 'SIGTERM'));
+    const now = Date.now();
+    const cause = exitCause(slot, code, signal, now);
     slot.state = 'dead';
     this.slots.delete(slot.id);
     this.stats.retire(slot);
-    if (expected) this.log.info({ worker: slot.id, served: slot.served }, 'worker stopped');
-    else {
+    const fields = { worker: slot.id, workerPid: slot.worker.pid, code, signal, served: slot.served };
+    if (cause === 'stopped') this.log.info(fields, 'worker stopped');
+    else if (this.phase.name === 'booting') {
       this.stats.restarts++;
-      this.log.warn({ worker: slot.id, workerPid: slot.worker.pid, code, signal }, 'worker died');
-      if (!this.booted && this.bootFailure === null) {
-        this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); ${whereTheLogIs(this.options.errlog)}`, EXIT_WORKER_BOOT));
-      }
-      if (Date.now() - slot.startedAt < CRASH_WINDOW_MS) {
-        this.crashes++;
-        const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.crashes - 1));
-        this.holdSpawnsUntil = Date.now() + backoff;
-        if (this.crashes > 1) this.log.warn({ backoffMs: backoff, crashes: this.crashes }, 'workers keep dying: backing off');
-      }
+      this.log.warn(fields, 'worker died');
+      this.fail(new RunfcgiError(`worker ${slot.id} exited before it could serve (code ${code}, signal ${signal}); ${whereTheLogIs(this.options.errlog)}`, EXIT_WORKER_BOOT));
+    } else if (cause === 'died' || (cause === 'early' && !this.backoff.diedEarly())) {
+      this.stats.restarts++;
+      this.log.warn({ ...fields, restart: 'at once' }, 'worker died');
+    } else {
+      this.stats.restarts++;
+      const delay = this.backoff.failed(slot.startedAt, now);
+      const why = slot.failure ?? `exited before it could serve (code ${code}, signal ${signal})`;
+      // One line per step: the other workers of a step failed the same way.
+      if (delay === null) this.log.debug({ ...fields, why }, 'worker failed before it could serve');
+      else this.log.warn({ ...fields, why, backoffMs: delay, failures: this.backoff.failures }, 'worker failed before it could serve: backing off');
     }
     this.signals.wake();
   }
@@ -340,14 +364,13 @@ export class Master {
     for (const slot of this.slots.values()) slot.worker.kill();
   }
 
-  /** After a reload: stop one stale worker for each fresh one that is ready. */
+  /** After a reload: stop the stale workers as fresh ones are ready (pool.ts); the reload ends with the last. */
   private retireStale(): void {
-    const fresh = [...this.slots.values()].filter((s) => !s.stale && s.state === 'ready').length;
-    const stale = [...this.slots.values()].filter((s) => s.stale && s.state !== 'stopping' && s.state !== 'dead');
-    const pending = [...this.slots.values()].filter((s) => !s.stale && s.state === 'starting').length;
-    // Keep old workers serving until the new ones can take over.
-    const canStop = pending === 0 ? stale.length : Math.min(stale.length, fresh);
-    for (const slot of stale.slice(0, canStop)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+    for (const slot of staleToStop(this.slots.values(), this.generation)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+    if (this.phase.name !== 'reloading') return;
+    for (const slot of this.slots.values()) if (slot.generation < this.generation) return;
+    this.log.info({ workers: this.slots.size }, 'reloaded: every worker runs the new code');
+    this.phase = { name: 'serving' };
   }
 
   private checkHeartbeats(): void {
@@ -356,10 +379,11 @@ export class Master {
     let active = 0;
     for (const slot of this.slots.values()) {
       if (slot.active > 0) active++;
-      if (slot.state === 'starting' && now - slot.startedAt > this.options.starttimeout * 1000) {
+      if (slot.state === 'starting' && slot.failure === undefined && now - slot.startedAt > this.options.starttimeout * 1000) {
         this.log.error({ worker: slot.id }, `worker did not become ready within starttimeout=${this.options.starttimeout} s: ending it`);
         // Loading the app is what takes a worker this long: stop as for an app that cannot load.
-        if (!this.booted) this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD));
+        slot.failure = `did not become ready within starttimeout=${this.options.starttimeout} s`;
+        if (this.phase.name === 'booting') this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD));
         slot.worker.kill();
       } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
         // timeout=: its event loop has not answered for that long; its requests cannot finish.
@@ -377,12 +401,12 @@ export class Master {
 
   private managePool(): void {
     const now = Date.now();
-    const live = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead' && !s.stale);
+    const live = [...this.slots.values()].filter((s) => s.state !== 'stopping' && s.state !== 'dead' && s.generation === this.generation);
     const starting = live.filter((s) => s.state === 'starting').length;
     const spareSlots = live.filter((s) => s.state === 'ready' && !s.retiring && !isBusy(s, now));
     const { spawn, retire } = poolDecision({ live: live.length, starting, spare: spareSlots.length }, this.limits);
     this.stats.noteCapped(live.length >= this.limits.maxchildren && this.limits.minspare - spareSlots.length - starting > 0);
-    if (spawn > 0 && now >= this.holdSpawnsUntil && !this.ondemand?.sleeping) {
+    if (spawn > 0 && now >= this.backoff.holdUntil && !this.ondemand?.sleeping) {
       for (let i = 0; i < spawn; i++) this.spawn();
     }
     // Retire the least loaded spare workers, newest first (the oldest have warm caches).

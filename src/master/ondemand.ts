@@ -32,8 +32,12 @@ export class OnDemand {
   /** When the pool last woke: the first answer's latency is logged from here. */
   private wokeAt = 0;
 
-  constructor(idleSeconds: number, fd: number, log: Logger, wake: () => void) {
+  /** backlog= as the workers listen with: the master's own listen() must not shrink it back to Node's 511. */
+  private readonly backlog: number;
+
+  constructor(idleSeconds: number, fd: number, log: Logger, wake: () => void, backlog = 511) {
     this.idleMs = idleSeconds * 1000;
+    this.backlog = backlog;
     // A systemd socket (fd 3) gets a copy on fd 0 from the first worker (takeSocket).
     this.fd = fd <= 2 ? fd : undefined;
     this.log = log;
@@ -119,7 +123,7 @@ export class OnDemand {
       this.wake();
     });
     server.on('error', (error: Error) => this.log.error({ err: error.message }, 'cannot watch the socket for connections'));
-    server.listen({ fd: this.fd });
+    server.listen({ fd: this.fd }, this.backlog);
     this.watch = server;
     this.log.info('no worker runs: the master watches the socket');
   }

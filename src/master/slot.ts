@@ -14,9 +14,13 @@ export interface Slot {
   lagMs: number;
   active: number;
   served: number;
+  /** Date.now() when it said ready; 0: not yet (the restart policy tells the two apart). */
+  readyAt: number;
   retiring: boolean;
-  /** Started before the last reload: to be replaced. */
-  stale: boolean;
+  /** The reload it was started for: one older than the master's is stale, to be replaced. */
+  generation: number;
+  /** Why it could not boot, as it said (bootError), for the log line of its exit. */
+  failure: string | undefined;
   /** Stopped accepting: no longer watches the listening socket. */
   released: boolean;
   slow: number;
@@ -33,9 +37,9 @@ const BLOCKED_MS = 5 * HEARTBEAT_MS;
 /** Timer drift beyond this: the worker's event loop is saturated. */
 const SATURATED_LAG_MS = 100;
 
-export function newSlot(id: number, worker: RuntimeWorker): Slot {
+export function newSlot(id: number, worker: RuntimeWorker, generation = 0): Slot {
   const now = Date.now();
-  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, lagMs: 0, active: 0, served: 0, retiring: false, stale: false, released: false, slow: 0, timedOut: 0, aborted: 0, oldest: undefined, memory: 0 };
+  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, readyAt: 0, lagMs: 0, active: 0, served: 0, retiring: false, generation, failure: undefined, released: false, slow: 0, timedOut: 0, aborted: 0, oldest: undefined, memory: 0 };
 }
 
 /** Busy means its event loop is blocked or saturated, not that it has requests (it has many). */

@@ -14,6 +14,12 @@ import { MASTER_TITLE } from '../shared/procfs.js';
 import { processRuntime } from './runtime/process.js';
 import { threadRuntime } from './runtime/thread.js';
 import { SignalQueue } from './signals.js';
+import { somaxconn } from '../config/system-limits.js';
+
+/** The backlog the kernel keeps: listen(2) caps what it is given to net.core.somaxconn. */
+function listenBacklog(backlog: number): number {
+  return Math.min(backlog, somaxconn() ?? backlog);
+}
 
 interface Credentials {
   account: Account;
@@ -94,7 +100,12 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       control = startControl([options.pidfile, options.socket].filter((f) => f !== undefined), () => master.poolStatus(), log);
       await master.run(async () => {
         await pidfile?.write().catch((error: Error) => log.error({ pidfile: pidfile.file, err: error.message }, 'cannot write the pidfile'));
-        log.info({ address: listener.address, method: options.method }, 'runfcgi is listening');
+        log.info({ address: listener.address, method: options.method, backlog: listenBacklog(options.backlog), maxconns: options.maxconns }, 'runfcgi is listening');
+        if (listener.inherited) log.info({ backlog: listenBacklog(options.backlog) }, "the socket was handed to us: the workers listen on it with backlog= (the web server's own -b or Backlog= is replaced)");
+        const max = somaxconn();
+        if (max !== undefined && options.backlog > max) {
+          log.warn({ backlog: options.backlog, somaxconn: max }, `backlog=${options.backlog} is capped to net.core.somaxconn=${max}: raise it with sysctl -w net.core.somaxconn=${options.backlog}`);
+        }
         // Said once serving, not at start: the first line a master writes loads the logger (log.ts),
         // and that should not delay the first worker.
         const unpassed = leftOut(options.env);

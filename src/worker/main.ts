@@ -60,11 +60,13 @@ function bootFailure(exitCode: number, message: string): never {
   throw new RunfcgiError(message, exitCode);
 }
 
-function listenOnFd0(): Promise<net.Server> {
+/** backlog=: Node would listen with 511, even on a socket a web server bound with more (spawn-fcgi -b). */
+function listenOnFd0(backlog: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true });
     server.once('error', reject);
-    server.listen({ fd: 0 }, () => {
+    // Positional: Node reads { fd, backlog }'s backlog only for paths and ports, not for a descriptor.
+    server.listen({ fd: 0 }, backlog, () => {
       server.off('error', reject);
       resolve(server);
     });
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
   const handler = withManagement(app, options, askPoolSnapshot);
   let server: net.Server;
   try {
-    server = await listenOnFd0();
+    server = await listenOnFd0(options.backlog);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     return bootFailure(EXIT_WORKER_BOOT, `listen: ${e.code ?? e.message}`);
@@ -272,6 +274,7 @@ async function main(): Promise<void> {
     maxConns: options.maxconns,
     idleMs: options.idletimeout * 1000,
     readMs: options.readtimeout * 1000,
+    firstByteMs: options.firstbytetimeout * 1000,
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {

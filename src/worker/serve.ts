@@ -7,6 +7,7 @@ import { FcgiConnection, type ConnectionOptions } from '../protocol/fcgi/connect
 import { ScgiConnection } from '../protocol/scgi/connection.js';
 import type { GatewayRequest } from '../adapter/types.js';
 import type { Logger } from '../shared/log.js';
+import { Admission } from './admission.js';
 
 export interface Serving {
   /** Connections open now. */
@@ -40,8 +41,10 @@ export interface ServeOptions {
   timeoutMs?: number;
   /** Requests running longer are logged and counted as slow (slowlog=); 0 = never. */
   slowMs?: number;
-  /** Connections open at once (maxconns=); more are closed at once. */
+  /** Connections open at once (maxconns=); when full, see admission.ts. */
   maxConns?: number;
+  /** A connection that sends nothing for this long is closed (firstbytetimeout=); 0 = never. */
+  firstByteMs?: number;
   /** An idle connection is closed after this (idletimeout=); 0 = never. */
   idleMs?: number;
   /** A connection that stops sending mid-request is ended after this (readtimeout=); 0 = never. */
@@ -135,17 +138,12 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
   const clock = timed ? new RequestClock(options.timeoutMs ?? 0, options.slowMs ?? 0, log) : undefined;
 
   const allowed = options.allowed;
-  const maxConns = options.maxConns ?? Infinity;
+  const admission = new Admission(options.maxConns ?? Infinity, options.firstByteMs ?? 0, log);
   const idleMs = options.idleMs ?? 0;
   const readMs = options.readMs ?? 0;
   if (idleMs > 0 || readMs > 0) setInterval(() => sweep(connections, idleMs, readMs, log), SWEEP_MS).unref();
   server.on('connection', (socket: net.Socket) => {
     if (stopping) {
-      socket.destroy();
-      return;
-    }
-    if (connections.size >= maxConns) {
-      log.warn({ connections: connections.size }, 'connection refused: maxconns reached');
       socket.destroy();
       return;
     }
@@ -156,9 +154,16 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       socket.destroy();
       return;
     }
+    // After the address check: a peer not allowed must not shed an allowed one.
+    if (!admission.admit()) {
+      socket.destroy();
+      return;
+    }
     const connection: Connection = options.protocol === 'scgi' ? new ScgiConnection(socket, options.connection) : new FcgiConnection(socket, options.connection);
     connections.add(connection);
+    admission.add(connection);
     connection.on('request', (request: GatewayRequest) => {
+      admission.began(connection);
       accepted++;
       clock?.running.add(request);
       handler(request);
@@ -172,7 +177,10 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       aborted++;
       log.debug({ ...describe(request), why: reason.message }, 'the client left: request closed');
     });
-    connection.on('close', () => connections.delete(connection));
+    connection.on('close', () => {
+      connections.delete(connection);
+      admission.remove(connection);
+    });
   });
 
   return {
@@ -199,6 +207,7 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     oldest: () => clock?.oldest(),
     stop(graceMs: number): Promise<void> {
       stopping = true;
+      admission.stop();
       server.close();
       for (const c of connections) c.close();
       return new Promise((resolve) => {

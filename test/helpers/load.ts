@@ -15,13 +15,14 @@ export interface LoadResult {
   errors: string[];
 }
 
-/** One GET, counted: a 200 is ok; another status, or no answer, failed. */
-async function getCounted(url: string, result: LoadResult): Promise<void> {
+/** One request (a GET unless `init` says otherwise), counted: a 200 is ok; another status, or no answer, failed. */
+async function getCounted(url: string, result: LoadResult, init: RequestInit = {}, onAnswer?: (body: string) => void): Promise<void> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
-    await res.arrayBuffer();
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    const body = await res.text();
     if (res.status === 200) {
       result.ok++;
+      onAnswer?.(body);
       return;
     }
     result.errors.push(`status ${res.status}`);
@@ -49,11 +50,11 @@ export async function load(url: string, total: number, concurrency: number): Pro
  * Keeps sending requests until stopped; for "while something happens" tests.
  * `result` counts so far: wait on it (waitFor) rather than on the clock.
  */
-export function keepLoading(url: string, concurrency: number): { result: LoadResult; stop(): Promise<LoadResult> } {
+export function keepLoading(url: string, concurrency: number, init: RequestInit = {}, onAnswer?: (body: string) => void): { result: LoadResult; stop(): Promise<LoadResult> } {
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   let running = true;
   const lane = async (): Promise<void> => {
-    while (running) await getCounted(url, result);
+    while (running) await getCounted(url, result, init, onAnswer);
   };
   const lanes = Promise.all(Array.from({ length: concurrency }, lane));
   return {

@@ -43,11 +43,18 @@ export function nginxInFront(dir: string, target: string, extra: { location?: st
   );
 }
 
+/** The hard open-files limit: nginx, not root here, may not raise its own past it. */
+function hardOpenFiles(): number {
+  const m = /^Max open files\s+\d+\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+  return m ? Number(m[1]) : 1024;
+}
+
 /**
  * nginx with `http(port)` as the inside of its http block. `include
  * fastcgi_params` and `scgi_params` find Debian's copies beside the config.
  */
-export async function startNginxWith(dir: string, http: (port: number) => string): Promise<Nginx> {
+export async function startNginxWith(dir: string, http: (port: number) => string, tuning: { workerConnections?: number } = {}): Promise<Nginx> {
+  const connections = tuning.workerConnections ?? 1024;
   const port = await freePort();
   const prefix = path.join(dir, 'nginx');
   fs.mkdirSync(prefix, { recursive: true });
@@ -57,11 +64,13 @@ export async function startNginxWith(dir: string, http: (port: number) => string
 ${process.getuid?.() === 0 ? 'user root;' : ''}
 daemon off;
 worker_processes 1;
+# Each client connection may hold an upstream one as well.
+worker_rlimit_nofile ${Math.min(2 * connections + 64, hardOpenFiles())};
 # A graceful stop waits for open connections at most this long: no worker outlives its test.
 worker_shutdown_timeout 2s;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log info;
-events { worker_connections 1024; }
+events { worker_connections ${connections}; }
 http {
   access_log off;
   client_body_temp_path ${prefix}/body;

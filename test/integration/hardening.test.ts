@@ -181,17 +181,44 @@ describe('hardening', () => {
     server = undefined;
   });
 
-  it('maxconns= closes connections beyond the limit at once, with a log line', async () => {
+  /** Connections that are open once the server has accepted them (resolves on connect). */
+  function hold(n: number, first?: Buffer): Promise<net.Socket[]> {
+    return Promise.all(
+      Array.from({ length: n }, () => new Promise<net.Socket>((r) => {
+        const c = net.connect(sock, () => {
+          if (first !== undefined) c.write(first);
+          r(c);
+        });
+        c.on('error', () => {});
+      })),
+    );
+  }
+  const closed = (c: net.Socket): Promise<void> => new Promise((r) => (c.destroyed ? r() : c.once('close', () => r())));
+
+  it('maxconns=: a full worker closes the oldest connection that sent no request, and serves the new one', async () => {
     const s = await boot('maxconns=3');
-    const held = await Promise.all(Array.from({ length: 3 }, () => new Promise<net.Socket>((r) => {
-      const c = net.connect(sock, () => r(c));
-      c.on('error', () => {});
-    })));
-    // Until the worker has accepted the three, a probe is served; from then on, closed unanswered.
-    await waitFor(async () => (await send(sock, request(1, { REQUEST_URI: '/' }, '', false))).length === 0, 60_000, 'a fourth connection closed unanswered');
-    await waitFor(() => s.output().includes('maxconns reached'), 30_000, 'the log line');
+    const held = await hold(3);
+    // Accepted in order; the worker takes them before the next one (no fixed sleep: the 4th is served or not).
+    const reply = await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1' }, 'x', false));
+    expect(reply.toString('latin1')).toContain('x');
+    await closed(held[0]!);
+    expect(held[1]!.destroyed || held[2]!.destroyed).toBe(false);
+    await waitFor(() => /"shed":1\b/.test(s.output()), 30_000, 'the summed-up log line');
     for (const c of held) c.destroy();
-    await waitFor(async () => (await send(sock, request(1, { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '1' }, 'x', false))).toString('latin1').includes('x'), 30_000, 'served again');
+  });
+
+  it('firstbytetimeout= closes a connection that sends nothing, not one that has begun its request', async () => {
+    await boot('firstbytetimeout=1', 'readtimeout=0', 'idletimeout=0');
+    const [silent] = await hold(1);
+    const [begun] = await hold(1, begin(1));
+    const t0 = Date.now();
+    await closed(silent!);
+    expect(Date.now() - t0).toBeGreaterThan(500);
+    // A silent one opened after the first is closed: by then the one that sent a byte was old enough too, and stays.
+    const [later] = await hold(1);
+    await closed(later!);
+    expect(begun!.destroyed).toBe(false);
+    begun!.destroy();
   });
 
   it('idletimeout= closes a connection that stays idle', async () => {
