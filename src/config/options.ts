@@ -2,6 +2,7 @@
 // `runfcgi help`, validation and the README's table all come from here.
 
 import os from 'node:os';
+import { maxHeaderSize } from 'node:http';
 import { UsageError } from '../shared/errors.js';
 import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
@@ -52,6 +53,7 @@ export interface Options {
   group: string | undefined;
   maxparamsbytes: number;
   maxparams: number;
+  maxheadersize: number;
   maxconns: number;
   maxreqs: number;
   idletimeout: number;
@@ -124,6 +126,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'user', value: 'USER', defaultText: '-', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
   { name: 'group', value: 'GROUP', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
   { name: 'maxparamsbytes', value: 'BYTES', defaultText: '1048576', help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
+  { name: 'maxheadersize', value: 'BYTES', defaultText: "16384 (Node's http.maxHeaderSize)", help: "bytes of a request's URL, header names and values, counted as Node's server counts them; more gets a 431 and the app never sees it", parse: integer(1024, 64 * 1024 * 1024) },
   { name: 'maxparams', value: 'N', defaultText: '1000', help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
   { name: 'maxconns', value: 'N', defaultText: '1024', help: "connections a worker keeps open at once (FCGI_MAX_CONNS); more are closed at once", parse: integer(1, 1_000_000) },
   { name: 'maxreqs', value: 'N', defaultText: '1024', help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
@@ -259,6 +262,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     env: g.env ?? {},
     maxparamsbytes: g.maxparamsbytes ?? 1024 * 1024,
     maxparams: g.maxparams ?? 1000,
+    maxheadersize: g.maxheadersize ?? maxHeaderSize,
     maxconns: g.maxconns ?? 1024,
     maxreqs: g.maxreqs ?? 1024,
     idletimeout: g.idletimeout ?? 300,

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { RequestSink } from '../fcgi/request.js';
+import { addParam } from '../params.js';
 
 export class ScgiProtocolError extends Error {
   override name = 'ScgiProtocolError';
@@ -271,7 +272,7 @@ export function parseHeaders(buf: Buffer): Record<string, string> {
   // The block ends with a NUL, so the split leaves one empty string behind.
   if (parts.pop() !== '' || parts.length % 2 !== 0) throw new ScgiProtocolError('headers are not NUL-terminated name/value pairs');
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (let i = 0; i < parts.length; i += 2) params[parts[i]!] = parts[i + 1]!;
+  for (let i = 0; i < parts.length; i += 2) addParam(params, parts[i]!, parts[i + 1]!);
   if (parts[0] !== 'CONTENT_LENGTH' || !/^\d+$/.test(params.CONTENT_LENGTH ?? '')) {
     throw new ScgiProtocolError('the first header must be CONTENT_LENGTH with a decimal value');
   }
