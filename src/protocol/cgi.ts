@@ -109,6 +109,20 @@ export function requestHeadBytes(params: Record<string, string>, url: string): n
   return url.length + collectHeaders(params, null);
 }
 
+/** ", " followed by a cookie's name and "=": where Caddy joined two Cookie lines. */
+const CADDY_COOKIE_JOIN = /, (?=[^\s=;,]+=)/g;
+
+/**
+ * Caddy (Go's CGI habit) joins a header sent twice with ", ", also Cookie,
+ * whose cookies are separated by "; " (RFC 6265 5.4): a cookie parser would
+ * take "a=1, b=2" for one cookie. Node's server, given the two lines, shows
+ * "a=1; b=2". Only for Caddy: nginx, Apache, lighttpd and HAProxy send a
+ * Cookie as the browser did.
+ */
+function cookieLines(params: Record<string, string>, value: string): string {
+  return params.SERVER_SOFTWARE?.startsWith('Caddy/') ? value.replace(CADDY_COOKIE_JOIN, '; ') : value;
+}
+
 /**
  * Pushes the headers the app sees onto `raw` (when given) and returns their
  * bytes (names and values). As Node's server shows a request: a name sent
@@ -123,7 +137,8 @@ function collectHeaders(params: Record<string, string>, raw: string[] | null): n
     if (!name.startsWith('HTTP_')) continue;
     const header = headerName(name);
     if (header === '') continue;
-    const value = params[name]!;
+    let value = params[name]!;
+    if (header === 'cookie' && value.includes(', ')) value = cookieLines(params, value);
     bytes += header.length + value.length;
     raw?.push(header, value);
   }

@@ -34,6 +34,13 @@ describe('a name sent twice', () => {
     expect(repeatedParams(decoded([['HTTP_COOKIE', 'a=1']]))).toBeUndefined();
   });
 
+  it('from Caddy, which joins two Cookie lines with ", ", shows them joined with "; " as Node would', () => {
+    const caddy: [string, string][] = [['SERVER_SOFTWARE', 'Caddy/2.6.2'], ['HTTP_COOKIE', 'a=1, b=2, when=Mon, 01 Jan']];
+    expect(cgiHeaders(decoded(caddy))).toEqual(['cookie', 'a=1; b=2; when=Mon, 01 Jan']);
+    // Anyone else's Cookie is what the browser sent.
+    expect(cgiHeaders(decoded([['SERVER_SOFTWARE', 'nginx/1.22.1'], ['HTTP_COOKIE', 'a=1, b=2']]))).toEqual(['cookie', 'a=1, b=2']);
+  });
+
   it('is kept by the SCGI parser too', () => {
     const block = Buffer.from('CONTENT_LENGTH\x000\x00SCGI\x001\x00HTTP_COOKIE\x00a=1\x00HTTP_COOKIE\x00b=2\x00', 'latin1');
     const params = parseHeaders(block);
