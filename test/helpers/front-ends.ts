@@ -101,7 +101,9 @@ export function keepPosting(url: string, concurrency: number): { result: LoadRes
       }
       result.errors.push(`status ${res.status}: ${text.slice(0, 100)}`);
     } catch (error) {
-      result.errors.push(String(error));
+      // fetch's own message is "fetch failed": what happened is in the cause.
+      const cause = (error as Error).cause as { code?: string; message?: string } | undefined;
+      result.errors.push(`${String(error)}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
     }
     result.failed++;
   });
