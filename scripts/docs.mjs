@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// Keeps README.md in step with the code: the options table from src/config/options.ts, and each
-// recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
-// `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
+// Keeps README.md and docs/**/*.md in step with the code: the options table from
+// src/config/options.ts, and each recipe from examples/ (between <!-- example:FILE --> and
+// <!-- /example --> markers). `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites them.
 import fs from 'node:fs';
 import { optionsMarkdown } from '../dist/config/options.js';
 
-const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
+const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini', cfg: 'haproxy' };
 
 function fenced(file) {
   const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
   const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split('.').pop();
-  const lang = file.startsWith('nginx/') || file.endsWith('/nginx.conf') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : (FENCE[ext] ?? '');
+  const lang = file.startsWith('nginx/') || file.endsWith('/nginx.conf') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : file.endsWith('Caddyfile') ? 'caddyfile' : (FENCE[ext] ?? '');
   if (file.endsWith('mysite-js.fcgi')) return '```js\n' + text + '\n```';
   return '```' + lang + '\n' + text + '\n```';
 }
@@ -21,11 +21,24 @@ export function renderReadme(readme) {
   return out;
 }
 
-const readme = fs.readFileSync('README.md', 'utf8');
-const rendered = renderReadme(readme);
-if (process.argv.includes('--write')) {
-  fs.writeFileSync('README.md', rendered);
-} else if (rendered !== readme) {
-  console.error('README.md is stale: run npm run docs');
-  process.exit(1);
+/** README.md and every page under docs/. */
+function pages() {
+  const found = ['README.md'];
+  if (fs.existsSync('docs')) {
+    for (const entry of fs.readdirSync('docs', { recursive: true })) if (String(entry).endsWith('.md')) found.push(`docs/${entry}`);
+  }
+  return found;
 }
+
+let stale = false;
+for (const page of pages()) {
+  const text = fs.readFileSync(page, 'utf8');
+  const rendered = renderReadme(text);
+  if (rendered === text) continue;
+  if (process.argv.includes('--write')) fs.writeFileSync(page, rendered);
+  else {
+    console.error(`${page} is stale: run npm run docs`);
+    stale = true;
+  }
+}
+if (stale) process.exit(1);
