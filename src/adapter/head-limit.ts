@@ -19,6 +19,8 @@ const ignoreInput: RequestSink = { stdin: () => {}, abort: () => {}, drain: () =
  */
 export function withHeadLimit(app: RequestHandler, limit: number, log: Logger): RequestHandler {
   return (fcgi: GatewayRequest): void => {
+    // The head is part of the params (its URL too): params smaller than the limit need no count.
+    if (fcgi.paramBytes < limit) return app(fcgi);
     const url = requestUrl(fcgi.params);
     const bytes = requestHeadBytes(fcgi.params, url);
     if (bytes < limit) return app(fcgi);

@@ -22,15 +22,18 @@ export class ScgiRequest {
   readonly id = 1;
   readonly role = 'RESPONDER' as const;
   readonly params: Record<string, string>;
+  /** The size of the header block the params came in. */
+  readonly paramBytes: number;
   readonly startedAt = performance.now();
   sink: RequestSink | null = null;
   ended = false;
   bytesOut = 0;
   private readonly socket: Duplex;
 
-  constructor(socket: Duplex, params: Record<string, string>) {
+  constructor(socket: Duplex, params: Record<string, string>, paramBytes: number) {
     this.socket = socket;
     this.params = params;
+    this.paramBytes = paramBytes;
   }
 
   attach(sink: RequestSink): void {
@@ -208,14 +211,14 @@ export class ScgiConnection extends EventEmitter {
     this.filled += n;
     if (this.filled < header.length) return offset + n;
     if (header[header.length - 1] !== 0x2c) throw new ScgiProtocolError('netstring without its closing comma');
-    this.begin(parseHeaders(header.subarray(0, header.length - 1)));
+    this.begin(parseHeaders(header.subarray(0, header.length - 1)), header.length);
     return offset + n;
   }
 
-  private begin(params: Record<string, string>): void {
+  private begin(params: Record<string, string>, paramBytes: number): void {
     this.header = null;
     this.bodyLeft = Number(params.CONTENT_LENGTH);
-    const request = new ScgiRequest(this.socket, params);
+    const request = new ScgiRequest(this.socket, params, paramBytes);
     this.request = request;
     this.state = this.bodyLeft > 0 ? 'body' : 'done';
     this.emit('request', request);
