@@ -109,6 +109,26 @@ export function requestHeadBytes(params: Record<string, string>, url: string): n
   return url.length + collectHeaders(params, null);
 }
 
+/**
+ * Headers Node's server keeps one of (its IncomingMessage drops a second
+ * line): sent twice, they are a config's override (nginx's `fastcgi_param
+ * HTTP_HOST $http_host;` after an include that sets HTTP_HOST $host), and the
+ * last one wins. Any other name sent twice is the browser's two lines
+ * (HAProxy's two HTTP_COOKIE), all shown for Node and Headers to join.
+ */
+const SINGLE = new Set(['host', 'user-agent', 'referer', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from', 'max-forwards']);
+
+/** Pushes the earlier values of param `name` as `header` lines; returns their bytes. */
+function earlierLines(repeats: readonly string[], name: string, header: string, raw: string[] | null): number {
+  let bytes = 0;
+  for (let i = 0; i < repeats.length; i += 2) {
+    if (repeats[i] !== name) continue;
+    bytes += header.length + repeats[i + 1]!.length;
+    raw?.push(header, repeats[i + 1]!);
+  }
+  return bytes;
+}
+
 /** ", " followed by a cookie's name and "=": where Caddy joined two Cookie lines. */
 const CADDY_COOKIE_JOIN = /, (?=[^\s=;,]+=)/g;
 
@@ -133,23 +153,17 @@ function cookieLines(params: Record<string, string>, value: string): string {
  */
 function collectHeaders(params: Record<string, string>, raw: string[] | null): number {
   let bytes = 0;
+  const repeats = repeatedParams(params);
   for (const name in params) {
     if (!name.startsWith('HTTP_')) continue;
     const header = headerName(name);
     if (header === '') continue;
+    // Lines sent before the last one of the same name come first (rare: only then a scan).
+    if (repeats !== undefined && !SINGLE.has(header)) bytes += earlierLines(repeats, name, header, raw);
     let value = params[name]!;
     if (header === 'cookie' && value.includes(', ')) value = cookieLines(params, value);
     bytes += header.length + value.length;
     raw?.push(header, value);
-  }
-  const repeats = repeatedParams(params);
-  if (repeats !== undefined) {
-    for (let i = 0; i < repeats.length; i += 2) {
-      const header = repeats[i]!.startsWith('HTTP_') ? headerName(repeats[i]!) : '';
-      if (header === '') continue;
-      bytes += header.length + repeats[i + 1]!.length;
-      raw?.push(header, repeats[i + 1]!);
-    }
   }
   const type = params.CONTENT_TYPE;
   if (type !== undefined && type !== '') {

@@ -1,4 +1,4 @@
-// A request's params with names sent more than once: the first value in the object, the rest kept aside.
+// A request's params with names sent more than once: the last value in the object, the earlier ones kept aside.
 
 /**
  * Where a params object keeps the values of names it got again (HAProxy sends
@@ -10,13 +10,19 @@ const REPEATED = Symbol('runfcgi.repeatedParams');
 
 type WithRepeats = Record<string, string> & { [REPEATED]?: string[] };
 
-/** Sets `name` to `value`, or keeps `value` aside when the name is there already (first one wins). */
+/**
+ * Sets `name` to `value`; a value it had already is kept aside. The last one
+ * wins, as in PHP-FPM: nginx sends a param twice when a config overrides one
+ * from an include (`fastcgi_param HTTP_HOST $http_host;` after `include
+ * fastcgi_params`), and the override must win.
+ */
 export function addParam(params: Record<string, string>, name: string, value: string): void {
-  if (params[name] === undefined) params[name] = value;
-  else ((params as WithRepeats)[REPEATED] ??= []).push(name, value);
+  const earlier = params[name];
+  if (earlier !== undefined) ((params as WithRepeats)[REPEATED] ??= []).push(name, earlier);
+  params[name] = value;
 }
 
-/** The later values of repeated names, as name, value, name, value...; undefined when none repeats. */
+/** The earlier values of repeated names, in the order sent, as name, value, name, value...; undefined when none repeats. */
 export function repeatedParams(params: Record<string, string>): readonly string[] | undefined {
   return (params as WithRepeats)[REPEATED];
 }

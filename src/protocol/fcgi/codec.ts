@@ -200,7 +200,7 @@ export function decodeParamsInto(buf: Buffer, into: Record<string, string>): num
     offset += nameLength;
     const value = text(buf, offset, offset + valueLength);
     offset += valueLength;
-    // A name sent twice keeps both values (two Cookie lines); a plain store in the usual case.
+    // A name sent twice keeps both values (two Cookie lines, or a config's override); a plain store in the usual case.
     if (into[name] === undefined) into[name] = value;
     else addParam(into, name, value);
     pairs++;

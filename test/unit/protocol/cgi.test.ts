@@ -18,16 +18,22 @@ function headers(pairs: [string, string][]): [string, string][] {
 }
 
 describe('a name sent twice', () => {
-  it('keeps both values: the first in the params object, the later ones aside (HAProxy sends HTTP_COOKIE per Cookie line)', () => {
+  it('keeps both values: the last in the params object (a config\'s override wins, as in PHP-FPM), the earlier ones aside', () => {
     const params = decoded([['HTTP_COOKIE', 'a=1'], ['HTTP_HOST', 'x'], ['HTTP_COOKIE', 'b=2'], ['HTTP_COOKIE', 'c=3']]);
-    expect(params.HTTP_COOKIE).toBe('a=1');
-    expect(repeatedParams(params)).toEqual(['HTTP_COOKIE', 'b=2', 'HTTP_COOKIE', 'c=3']);
+    expect(params.HTTP_COOKIE).toBe('c=3');
+    expect(repeatedParams(params)).toEqual(['HTTP_COOKIE', 'a=1', 'HTTP_COOKIE', 'b=2']);
     // Still a plain object for for...in and Object.entries.
-    expect(Object.entries(params)).toEqual([['HTTP_COOKIE', 'a=1'], ['HTTP_HOST', 'x']]);
+    expect(Object.entries(params)).toEqual([['HTTP_COOKIE', 'c=3'], ['HTTP_HOST', 'x']]);
   });
 
-  it('shows every line in rawHeaders, in the order sent, for Node and Headers to join by their rules', () => {
-    expect(cgiHeaders(decoded([['HTTP_COOKIE', 'a=1'], ['HTTP_X_A', '1'], ['HTTP_COOKIE', 'b=2']]))).toEqual(['cookie', 'a=1', 'x-a', '1', 'cookie', 'b=2']);
+  it('a header Node keeps one of, sent twice, is a config\'s override: nginx\'s `fastcgi_param HTTP_HOST $http_host` after the include', () => {
+    const params = decoded([['HTTP_HOST', '127.0.0.1'], ['SCRIPT_NAME', '/a'], ['HTTP_HOST', '127.0.0.1:8080'], ['SCRIPT_NAME', '/b']]);
+    expect(cgiHeaders(params)).toEqual(['host', '127.0.0.1:8080']);
+    expect(params.SCRIPT_NAME).toBe('/b');
+  });
+
+  it('shows every line of a repeated header in rawHeaders, in the order sent, for Node and Headers to join by their rules', () => {
+    expect(cgiHeaders(decoded([['HTTP_COOKIE', 'a=1'], ['HTTP_X_A', '1'], ['HTTP_COOKIE', 'b=2']]))).toEqual(['cookie', 'a=1', 'cookie', 'b=2', 'x-a', '1']);
   });
 
   it('a request without repeats carries no extra property', () => {
@@ -88,6 +94,7 @@ describe('hop-by-hop headers', () => {
 describe('the head\'s size', () => {
   it('counts the URL and the names and values of the headers shown, as Node\'s parser counts them', () => {
     const params = decoded([['HTTP_HOST', 'x'], ['HTTP_COOKIE', 'a=1'], ['HTTP_COOKIE', 'b=2'], ['CONTENT_TYPE', 'text/plain'], ['SCRIPT_FILENAME', '/not/a/header']]);
+    expect(cgiHeaders(params)).toEqual(['host', 'x', 'cookie', 'a=1', 'cookie', 'b=2', 'content-type', 'text/plain']);
     expect(requestHeadBytes(params, '/path')).toBe(5 + 4 + 1 + 6 + 3 + 6 + 3 + 12 + 10);
   });
 });
