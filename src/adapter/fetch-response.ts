@@ -1,6 +1,7 @@
 // Writes a fetch handler's Response as a CGI reply: known bodies in one write, streams with backpressure.
 
 import { STATUS_CODES } from 'node:http';
+import { withoutDefaultStatus } from '../protocol/cgi.js';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
 import { isFastResponse, materialise, toPlain, type PlainResponse } from './fast-response.js';
 import type { AdapterOptions, GatewayRequest } from './types.js';
@@ -146,6 +147,7 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : undefined;
   const sized = text.includes('\r\ncontent-length:');
   if (length !== undefined && !sized) text += `content-length: ${length}\r\n`;
+  text = withoutDefaultStatus(text);
   // A stream may hold a known body (a native Response's on Node 24+, where its source is private).
   if (body instanceof ReadableStream && !sized) return sendReady(fcgi, sink, text, body.getReader(), head, access, status);
   text += '\r\n';

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { OutgoingMessage, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import { withoutDefaultStatus } from '../protocol/cgi.js';
 import type { GatewayRequest, RequestSink } from './types.js';
 
 /**
@@ -21,13 +22,15 @@ const kNeedDrain = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
 const HOP_BY_HOP = /\r\n(?:connection|keep-alive|transfer-encoding|upgrade):[^\r]*/gi;
 
 /**
- * "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" -> "Status: 200 OK\r\n...\r\n\r\nbody"
- * (RFC 3875 6.3.3), without hop-by-hop headers; the body is left as it is.
+ * "HTTP/1.1 404 Not Found\r\n...\r\n\r\nbody" -> "Status: 404 Not Found\r\n...\r\n\r\nbody"
+ * (RFC 3875 6.3.3), without hop-by-hop headers, and without the Status line
+ * of a plain 200 OK; the body is left as it is.
  */
 export function cgiMessage(text: string): string {
   let end = text.indexOf('\r\n\r\n');
   if (end < 0) end = text.length;
-  return 'Status:' + text.slice(text.indexOf(' '), end).replace(HOP_BY_HOP, '') + text.slice(end);
+  const head = 'Status:' + text.slice(text.indexOf(' '), end).replace(HOP_BY_HOP, '');
+  return withoutDefaultStatus(head) + text.slice(end);
 }
 
 const WRITABLE_STATE = { corked: 0 };

@@ -15,6 +15,8 @@ export interface GatewayRequest {
   readonly role: 'RESPONDER' | 'AUTHORIZER' | 'FILTER';
   /** The CGI/1.1 environment the web server sent. */
   readonly params: Record<string, string>;
+  /** Bytes the params came in: no header block can be larger. */
+  readonly paramBytes: number;
   readonly sink: RequestSink | null;
   readonly ended: boolean;
   /** Response bytes written so far: 0 means a response may still begin. */

@@ -16,6 +16,7 @@ import { createLogger, lazyLogger, logDestination, type LogDestination, type Log
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
 import { withManagement } from './status-page.js';
+import { withHeadLimit } from '../adapter/head-limit.js';
 import type { PoolStatus } from '../shared/pool-status.js';
 
 interface Channel {
@@ -249,7 +250,7 @@ async function main(): Promise<void> {
   }
   const hooks: AppHooks = {};
   const app = await loadHandler(init, log, accessLog.access, hooks);
-  const handler = withManagement(app, options, askPoolSnapshot);
+  const handler = withManagement(withHeadLimit(app, options.maxheadersize, log), options, askPoolSnapshot);
   let server: net.Server;
   try {
     server = await listenOnFd0(options.backlog);

@@ -3,7 +3,7 @@
 import pino from 'pino';
 import type { RequestHandler } from '../../src/adapter/types.js';
 import { FcgiConnection } from '../../src/protocol/fcgi/connection.js';
-import { parseCgi, request } from './fcgi-records.js';
+import { parseCgi, request, type Pairs } from './fcgi-records.js';
 import { MemorySocket, settle } from './memory-socket.js';
 
 export const silentLog = pino({ level: 'silent' });
@@ -22,11 +22,13 @@ export function header(ex: Exchange, name: string): string[] {
 }
 
 /** Sends one request through `handler` and waits until END_REQUEST (or `waitMs`: generous, for a busy machine). */
-export async function exchange(handler: RequestHandler, params: Record<string, string>, body: Buffer | string = '', waitMs = 30_000): Promise<Exchange> {
+export async function exchange(handler: RequestHandler, params: Pairs, body: Buffer | string = '', waitMs = 30_000): Promise<Exchange> {
   const socket = new MemorySocket();
   const connection = new FcgiConnection(socket);
   connection.on('request', handler);
-  socket.push(request(1, { REQUEST_METHOD: 'GET', SERVER_PROTOCOL: 'HTTP/1.1', ...params }, body));
+  const defaults: [string, string][] = [['REQUEST_METHOD', 'GET'], ['SERVER_PROTOCOL', 'HTTP/1.1']];
+  const pairs = Array.isArray(params) ? [...defaults.filter(([d]) => !params.some(([n]) => n === d)), ...params] : { ...Object.fromEntries(defaults), ...params };
+  socket.push(request(1, pairs, body));
   const deadline = Date.now() + waitMs;
   const ended = (): boolean => socket.records().some((r) => r.type === 3);
   while (!ended() && Date.now() < deadline) {

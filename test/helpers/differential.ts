@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startNginxWith, type Nginx } from './nginx.js';
+import { startNginxWith } from './nginx.js';
 import { FIXTURES, freePort, start, waitForListen, type Started } from './run.js';
 
 export const DIFFERENTIAL = path.join(FIXTURES, 'differential');
@@ -20,10 +20,39 @@ export interface Side {
   events(): AppEvent[];
 }
 
+/** The web server in front of both sides: one port to Node's server over HTTP, one to runfcgi. */
+export interface FrontEnd {
+  /** The port that leads to Node's server; `fcgiPort` leads to runfcgi. */
+  port: number;
+  fcgiPort: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a front end proxying HTTP to 127.0.0.1:`nodePort` and FastCGI to the UNIX socket `sock`. */
+export type StartFrontEnd = (dir: string, nodePort: number, sock: string) => Promise<FrontEnd>;
+
+/** nginx: proxy_pass and fastcgi_pass, both over kept-alive upstream connections. */
+export const nginxFront: StartFrontEnd = async (dir, nodePort, sock) => {
+  const fcgiPort = await freePort();
+  const nginx = await startNginxWith(dir, (port) => `
+  upstream node { server 127.0.0.1:${nodePort} max_fails=0; keepalive 16; }
+  upstream app { server unix:${sock} max_fails=0; keepalive 16; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://node; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
+  }
+  server {
+    listen 127.0.0.1:${fcgiPort};
+    location / { include fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }
+  }`);
+  await waitForListen(fcgiPort);
+  return { port: nginx.port, fcgiPort, stop: () => nginx.stop() };
+};
+
 export interface Pair {
   node: Side;
   runfcgi: Side;
-  nginx: Nginx;
+  front: FrontEnd;
   nodeServer: ChildProcess;
   runfcgiServer: Started;
   /** Stops Node's server with SIGTERM (as systemd or `kill` would) and waits for its exit. */
@@ -43,8 +72,8 @@ export function appHeaders(headers: Headers): [string, string][] {
   return [...headers].filter(([name]) => !WEB_SERVER_HEADERS.has(name)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Starts `app` (a file in test/fixtures/differential) both ways; `args` go to runfcgi. */
-export async function startPair(dir: string, app: string, args: string[] = []): Promise<Pair> {
+/** Starts `app` (a file in test/fixtures/differential) both ways behind `front` (nginx by default); `args` go to runfcgi. */
+export async function startPair(dir: string, app: string, args: string[] = [], front: StartFrontEnd = nginxFront): Promise<Pair> {
   const appPath = path.join(DIFFERENTIAL, app);
   const nodeEvents = path.join(dir, 'node.events');
   const fcgiEvents = path.join(dir, 'runfcgi.events');
@@ -57,18 +86,7 @@ export async function startPair(dir: string, app: string, args: string[] = []): 
   const sock = path.join(dir, 'app.sock');
   const runfcgiServer = start([`app=${appPath}`, `socket=${sock}`, `env=EVENTS_FILE=${fcgiEvents}`, ...args]);
   await Promise.all([waitForListen(nodePort), waitForListen(sock)]);
-  const fcgiPort = await freePort();
-  const nginx = await startNginxWith(dir, (port) => `
-  upstream node { server 127.0.0.1:${nodePort} max_fails=0; keepalive 16; }
-  upstream app { server unix:${sock} max_fails=0; keepalive 16; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://node; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
-  }
-  server {
-    listen 127.0.0.1:${fcgiPort};
-    location / { include fastcgi_params; fastcgi_pass app; fastcgi_keep_conn on; }
-  }`);
+  const frontEnd = await front(dir, nodePort, sock);
   const side = (name: Side['name'], port: number, file: string): Side => ({
     name,
     port,
@@ -76,9 +94,9 @@ export async function startPair(dir: string, app: string, args: string[] = []): 
     events: () => readEvents(file),
   });
   return {
-    node: side('node', nginx.port, nodeEvents),
-    runfcgi: side('runfcgi', fcgiPort, fcgiEvents),
-    nginx,
+    node: side('node', frontEnd.port, nodeEvents),
+    runfcgi: side('runfcgi', frontEnd.fcgiPort, fcgiEvents),
+    front: frontEnd,
     nodeServer,
     runfcgiServer,
     async stopNode() {
@@ -86,7 +104,7 @@ export async function startPair(dir: string, app: string, args: string[] = []): 
       return nodeExit;
     },
     async stop() {
-      await nginx.stop();
+      await frontEnd.stop();
       nodeServer.kill('SIGKILL');
       await nodeExit;
       await runfcgiServer.stop();

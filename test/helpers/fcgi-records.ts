@@ -10,9 +10,12 @@ export function begin(id: number, role = C.FCGI_RESPONDER, keepConn = true): Buf
   return encodeRecord(C.FCGI_BEGIN_REQUEST, id, body);
 }
 
+/** Params as a web server sends them: a list may send a name twice (HAProxy's two HTTP_COOKIE). */
+export type Pairs = Record<string, string> | (readonly [string, string])[];
+
 /** PARAMS records for `pairs` and the empty one that ends the stream. */
-export function params(id: number, pairs: Record<string, string>): Buffer {
-  const encoded = encodeParams(Object.entries(pairs));
+export function params(id: number, pairs: Pairs): Buffer {
+  const encoded = encodeParams(Array.isArray(pairs) ? pairs : Object.entries(pairs));
   const parts: Buffer[] = [];
   for (let o = 0; o < encoded.length; o += C.FCGI_MAX_CONTENT) {
     parts.push(encodeRecord(C.FCGI_PARAMS, id, encoded.subarray(o, o + C.FCGI_MAX_CONTENT)));
@@ -33,7 +36,7 @@ export function stdin(id: number, body: Buffer | string = ''): Buffer {
 }
 
 /** A whole RESPONDER request: BEGIN_REQUEST, PARAMS, STDIN. */
-export function request(id: number, pairs: Record<string, string>, body: Buffer | string = '', keepConn = true): Buffer {
+export function request(id: number, pairs: Pairs, body: Buffer | string = '', keepConn = true): Buffer {
   return Buffer.concat([begin(id, C.FCGI_RESPONDER, keepConn), params(id, pairs), stdin(id, body)]);
 }
 

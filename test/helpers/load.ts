@@ -51,10 +51,15 @@ export async function load(url: string, total: number, concurrency: number): Pro
  * `result` counts so far: wait on it (waitFor) rather than on the clock.
  */
 export function keepLoading(url: string, concurrency: number, init: RequestInit = {}, onAnswer?: (body: string) => void): { result: LoadResult; stop(): Promise<LoadResult> } {
+  return keepGoing(concurrency, (result) => getCounted(url, result, init, onAnswer));
+}
+
+/** Runs `request` in `concurrency` lanes, each one after the other, until stopped. */
+export function keepGoing(concurrency: number, request: (result: LoadResult) => Promise<void>): { result: LoadResult; stop(): Promise<LoadResult> } {
   const result: LoadResult = { ok: 0, failed: 0, errors: [] };
   let running = true;
   const lane = async (): Promise<void> => {
-    while (running) await getCounted(url, result, init, onAnswer);
+    while (running) await request(result);
   };
   const lanes = Promise.all(Array.from({ length: concurrency }, lane));
   return {

@@ -38,10 +38,11 @@ export interface WebServer {
   stop(): Promise<void>;
 }
 
-function run(binary: string, args: string[], port: number, logFile: string, stopSignal: NodeJS.Signals): Promise<WebServer> {
+/** Runs a web server in the foreground, in its own process group; resolves once `port` listens. */
+export function runServer(binary: string, args: string[], port: number, logFile: string, stopSignal: NodeJS.Signals, extraEnv: NodeJS.ProcessEnv = {}): Promise<WebServer> {
   // Its own process group: stop() can end its children too, whatever became of the parent.
   // The Node running the tests first on PATH: what the server spawns (#!/usr/bin/env node) runs on it.
-  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}` };
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...extraEnv };
   const child: ChildProcess = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -98,7 +99,7 @@ export async function startApache(dir: string, modules: string[], vhost: (port: 
     extra,
     vhost(port),
   ].join('\n'));
-  return run(which('apache2')!, ['-f', conf, '-DFOREGROUND'], port, `${prefix}/error.log`, 'SIGTERM');
+  return runServer(which('apache2')!, ['-f', conf, '-DFOREGROUND'], port, `${prefix}/error.log`, 'SIGTERM');
 }
 
 /** lighttpd with `config` (a recipe from examples/) on a port of its own. */
@@ -119,5 +120,5 @@ export async function startLighttpd(dir: string, config: string, name = 'lighttp
     asRoot ? 'server.username = "www-data"\nserver.groupname = "www-data"' : '',
     config,
   ].join('\n'));
-  return run(which('lighttpd')!, ['-D', '-f', conf], port, `${prefix}/error.log`, 'SIGINT');
+  return runServer(which('lighttpd')!, ['-D', '-f', conf], port, `${prefix}/error.log`, 'SIGINT');
 }

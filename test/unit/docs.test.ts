@@ -27,6 +27,14 @@ describe('documentation', () => {
     expect(() => execFileSync(process.execPath, ['scripts/docs.mjs'], { stdio: 'pipe' })).not.toThrow();
   });
 
+  it('the Caddy and HAProxy pages embed the recipes the integration tests run (npm run docs)', () => {
+    for (const [page, file] of [['docs/deploy/caddy.md', 'caddy/Caddyfile'], ['docs/deploy/haproxy.md', 'haproxy/haproxy.cfg']] as const) {
+      const text = fs.readFileSync(page, 'utf8');
+      expect(text).toContain(`<!-- example:${file} -->`);
+      expect(text).toContain(fs.readFileSync(`examples/${file}`, 'utf8').trimEnd());
+    }
+  });
+
   it('the README is for users: install first, then the quick start, in under 250 lines', () => {
     const readme = read('README.md');
     const install = readme.indexOf('npm install runfcgi');

@@ -6,6 +6,7 @@ import {
   FCGI_MAX_CONTENT,
   FCGI_VERSION_1,
 } from './constants.js';
+import { addParam } from '../params.js';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -197,8 +198,11 @@ export function decodeParamsInto(buf: Buffer, into: Record<string, string>): num
     }
     const name = text(buf, offset, offset + nameLength);
     offset += nameLength;
-    into[name] = text(buf, offset, offset + valueLength);
+    const value = text(buf, offset, offset + valueLength);
     offset += valueLength;
+    // A name sent twice keeps both values (two Cookie lines, or a config's override); a plain store in the usual case.
+    if (into[name] === undefined) into[name] = value;
+    else addParam(into, name, value);
     pairs++;
   }
   return pairs;

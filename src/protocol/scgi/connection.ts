@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { RequestSink } from '../fcgi/request.js';
+import { addParam } from '../params.js';
 
 export class ScgiProtocolError extends Error {
   override name = 'ScgiProtocolError';
@@ -21,15 +22,18 @@ export class ScgiRequest {
   readonly id = 1;
   readonly role = 'RESPONDER' as const;
   readonly params: Record<string, string>;
+  /** The size of the header block the params came in. */
+  readonly paramBytes: number;
   readonly startedAt = performance.now();
   sink: RequestSink | null = null;
   ended = false;
   bytesOut = 0;
   private readonly socket: Duplex;
 
-  constructor(socket: Duplex, params: Record<string, string>) {
+  constructor(socket: Duplex, params: Record<string, string>, paramBytes: number) {
     this.socket = socket;
     this.params = params;
+    this.paramBytes = paramBytes;
   }
 
   attach(sink: RequestSink): void {
@@ -207,14 +211,14 @@ export class ScgiConnection extends EventEmitter {
     this.filled += n;
     if (this.filled < header.length) return offset + n;
     if (header[header.length - 1] !== 0x2c) throw new ScgiProtocolError('netstring without its closing comma');
-    this.begin(parseHeaders(header.subarray(0, header.length - 1)));
+    this.begin(parseHeaders(header.subarray(0, header.length - 1)), header.length);
     return offset + n;
   }
 
-  private begin(params: Record<string, string>): void {
+  private begin(params: Record<string, string>, paramBytes: number): void {
     this.header = null;
     this.bodyLeft = Number(params.CONTENT_LENGTH);
-    const request = new ScgiRequest(this.socket, params);
+    const request = new ScgiRequest(this.socket, params, paramBytes);
     this.request = request;
     this.state = this.bodyLeft > 0 ? 'body' : 'done';
     this.emit('request', request);
@@ -271,7 +275,7 @@ export function parseHeaders(buf: Buffer): Record<string, string> {
   // The block ends with a NUL, so the split leaves one empty string behind.
   if (parts.pop() !== '' || parts.length % 2 !== 0) throw new ScgiProtocolError('headers are not NUL-terminated name/value pairs');
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (let i = 0; i < parts.length; i += 2) params[parts[i]!] = parts[i + 1]!;
+  for (let i = 0; i < parts.length; i += 2) addParam(params, parts[i]!, parts[i + 1]!);
   if (parts[0] !== 'CONTENT_LENGTH' || !/^\d+$/.test(params.CONTENT_LENGTH ?? '')) {
     throw new ScgiProtocolError('the first header must be CONTENT_LENGTH with a decimal value');
   }
