@@ -2,6 +2,7 @@
 // `runfcgi help`, validation and the README's table all come from here.
 
 import os from 'node:os';
+import { containerPlace } from '../shared/container.js';
 import { UsageError } from '../shared/errors.js';
 import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
@@ -102,7 +103,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'maxmemory', value: 'MB', defaultText: '0', help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
   { name: 'graceperiod', value: 'SECONDS', defaultText: '30', help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
   { name: 'starttimeout', value: 'SECONDS', defaultText: '30', help: "seconds a worker may take to load the app and be ready (Next.js's prepare, NestJS's module graph); an app that takes longer at the first start stops runfcgi with exit status 4", parse: integer(1, 3600) },
-  { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
+  { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false; false in a container', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
   { name: 'pidfile', value: 'FILE', defaultText: '-', help: "write the master's process id to this file", parse: filePath },
   { name: 'workdir', value: 'DIR', defaultText: '/', help: 'directory to change to when daemonizing', parse: filePath },
   { name: 'umask', value: 'MASK', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
@@ -207,7 +208,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (maxspare < minspare) {
     throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
   }
-  const daemonize = g.daemonize ?? (g.host !== undefined || g.socket !== undefined);
+  const daemonize = g.daemonize ?? ((g.host !== undefined || g.socket !== undefined) && containerPlace() === undefined);
+  if (daemonize) noDaemonInContainer();
   if (g.status !== undefined && g.status === g.ping) {
     throw new UsageError(`status=${g.status} and ping=${g.ping} are the same path: give them different ones`);
   }
@@ -267,6 +269,18 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   };
 }
 
+/**
+ * A container ends when its main process exits, and a daemon's launcher
+ * exits once the daemon serves: the container would stop at once, and
+ * restart forever. So there the default is the foreground, and an explicit
+ * daemonize=true is refused with the reason (never a silent exit).
+ */
+function noDaemonInContainer(): void {
+  const place = containerPlace();
+  if (place === undefined) return;
+  throw new UsageError(`daemonize=true: runfcgi is ${place.text}, which ends when the launcher exits once the daemon serves; give daemonize=false (the default in a container) and let the container runtime keep it running`);
+}
+
 /** " (did you mean 'host'?)" for a near miss, else ''. */
 export function suggestion(name: string): string {
   let best: string | undefined;
@@ -323,7 +337,8 @@ export function helpText(): string {
     '       runfcgi check [app=MODULE] [KEY=VALUE ...]   validate and load the app without serving (exit 0/1)',
     '       runfcgi status [--json] [--watch] pidfile=FILE|socket=PATH   the pool of a running server',
     '       runfcgi reload pidfile=FILE|socket=PATH   HUP, and wait until fresh workers serve',
-    '       runfcgi stop pidfile=FILE|socket=PATH     TERM, and wait until the server is gone',
+    '       runfcgi stop pidfile=FILE|socket=PATH     INT (a graceful stop), and wait until the server is gone',
+    '       runfcgi ping socket=PATH|host=ADDRESS port=PORT [path=/ping]   one request to ping= (health probes: exit 0/1)',
     '       runfcgi help',
     '',
     'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',
