@@ -9,6 +9,8 @@ import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Protocol = 'fcgi' | 'scgi';
+/** The app's stdout and stderr: as written, or each line a JSON log record in runfcgi's log. */
+export type AppLog = 'raw' | 'json';
 /** PHP-FPM's pm: dynamic keeps spare workers; ondemand lets the pool go down to none when idle. */
 export type ProcessManager = 'dynamic' | 'ondemand';
 
@@ -46,6 +48,7 @@ export interface Options {
   pingresponse: string;
   loglevel: LogLevel;
   accesslog: string | undefined;
+  applog: AppLog;
   socketmode: number | undefined;
   socketowner: string | undefined;
   socketgroup: string | undefined;
@@ -119,6 +122,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'pingresponse', value: 'TEXT', defaultText: 'pong', help: 'the body of the ping answer', parse: (t) => t },
   { name: 'loglevel', value: 'LEVEL', defaultText: 'info', help: 'least level of runfcgi\'s log lines: fatal, error, warn, info, debug, trace or silent', parse: oneOf<LogLevel>({ fatal: 'fatal', error: 'error', warn: 'warn', info: 'info', debug: 'debug', trace: 'trace', silent: 'silent' }) },
   { name: 'accesslog', value: 'FILE|-', defaultText: '-', help: 'a line per request (method, URI, status, bytes, duration, worker) to this file, or - for standard error', parse: (t, cwd) => (t === '-' ? '-' : filePath(t, cwd)) },
+  { name: 'applog', value: 'raw|json', defaultText: 'raw', help: "the app's standard output and error: raw (as written: to outlog and errlog, or the terminal) or json (each line a JSON record in runfcgi's log, with the worker's id and the stream: one stream that kubectl logs and log shippers parse)", parse: oneOf<AppLog>({ raw: 'raw', json: 'json' }) },
   { name: 'socketmode', value: 'MODE', defaultText: 'from umask', help: 'octal mode of the UNIX socket, such as 0660', parse: octalMode },
   { name: 'socketowner', value: 'USER', defaultText: '-', help: 'owner of the UNIX socket (when started as root)', parse: account },
   { name: 'socketgroup', value: 'GROUP', defaultText: '-', help: 'group of the UNIX socket, such as www-data', parse: account },
@@ -253,6 +257,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     pingresponse: g.pingresponse ?? 'pong',
     loglevel: g.loglevel ?? 'info',
     accesslog: g.accesslog,
+    applog: g.applog ?? 'raw',
     socketmode: g.socketmode,
     socketowner: g.socketowner,
     socketgroup: g.socketgroup,

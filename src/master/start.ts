@@ -1,6 +1,7 @@
 // The master, started in this process (foreground, or the daemon): pidfile, socket, workers, until it stops.
 
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
+import { appLines } from './app-output.js';
 import { bindListener } from './listener/bind.js';
 import { containerPlace, type ContainerPlace } from '../shared/container.js';
 import { startControl, type Control } from './control.js';
@@ -81,6 +82,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       worker: {
         env: workerEnvironment(options.env, process.env, credentials?.account),
         ...(options.method === 'prefork' && credentials !== undefined ? { uid: credentials.account.uid, gid: credentials.gid } : {}),
+        ...(options.applog === 'json' ? { appLines: appLines(logs) } : {}),
       },
       reopenLogs: () => logs.reopen(),
     };
