@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // Keeps README.md in step with the code: the options table from src/config/options.ts, and each
 // recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
-// `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
+// The pages under docs/ get their recipes the same way.
+// `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md and docs/.
 import fs from 'node:fs';
 import { optionsMarkdown } from '../dist/config/options.js';
 
-const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini' };
+const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini', yaml: 'yaml', Containerfile: 'dockerfile' };
 
 function fenced(file) {
   const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
-  const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split('.').pop();
+  const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split(/[./]/).pop();
   const lang = file.startsWith('nginx/') || file.endsWith('/nginx.conf') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : (FENCE[ext] ?? '');
   if (file.endsWith('mysite-js.fcgi')) return '```js\n' + text + '\n```';
   return '```' + lang + '\n' + text + '\n```';
@@ -21,11 +22,14 @@ export function renderReadme(readme) {
   return out;
 }
 
-const readme = fs.readFileSync('README.md', 'utf8');
-const rendered = renderReadme(readme);
-if (process.argv.includes('--write')) {
-  fs.writeFileSync('README.md', rendered);
-} else if (rendered !== readme) {
-  console.error('README.md is stale: run npm run docs');
-  process.exit(1);
+const pages = ['README.md', ...(fs.existsSync('docs') ? fs.readdirSync('docs', { recursive: true }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : [])];
+for (const page of pages) {
+  const text = fs.readFileSync(page, 'utf8');
+  const rendered = renderReadme(text);
+  if (process.argv.includes('--write')) {
+    fs.writeFileSync(page, rendered);
+  } else if (rendered !== text) {
+    console.error(`${page} is stale: run npm run docs`);
+    process.exitCode = 1;
+  }
 }

@@ -4,11 +4,12 @@ import fs from 'node:fs';
 
 /**
  * The inits a container runs its command under: `docker run --init`
- * (docker-init, which is tini), `podman run --init` (catatonit), and the
- * ones images install themselves (tini, dumb-init). They forward signals,
- * reap orphans, and end the container when their one child exits.
+ * (docker-init, which is tini), `podman run --init` (catatonit, named
+ * podman-init there), and the ones images install themselves (tini,
+ * dumb-init). They forward signals, reap orphans, and end the container
+ * when their one child exits.
  */
-const CONTAINER_INITS = new Set(['tini', 'docker-init', 'catatonit', 'dumb-init']);
+const CONTAINER_INITS = new Set(['tini', 'docker-init', 'catatonit', 'podman-init', 'dumb-init']);
 
 /** Where a container's main process runs. */
 export type ContainerPlace =
