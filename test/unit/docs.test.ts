@@ -17,6 +17,13 @@ describe('documentation', () => {
     expect(() => execFileSync(process.execPath, ['scripts/docs.mjs'], { stdio: 'pipe' })).not.toThrow();
   });
 
+  it('docs/deploy/containers.md embeds the container recipes the integration tests run (npm run docs)', () => {
+    const page = fs.readFileSync('docs/deploy/containers.md', 'utf8');
+    const embedded = [...page.matchAll(/<!-- example:(\S+) -->/g)].map((m) => m[1]);
+    expect(embedded).toEqual(['containers/Containerfile', 'containers/nginx.conf', 'containers/compose.yaml', 'kubernetes/pod.yaml']);
+    for (const file of embedded) expect(page).toContain(fs.readFileSync(`examples/${file!}`, 'utf8').trimEnd());
+  });
+
   it('README opens with the install and run commands, then the test command', () => {
     const readme = fs.readFileSync('README.md', 'utf8');
     const install = readme.indexOf('npm install');
