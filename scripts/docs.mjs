@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { optionsMarkdown } from '../dist/config/options.js';
 
-const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini', json: 'json', cfg: 'haproxy' };
+const FENCE = { conf: 'apache', js: 'js', mjs: 'js', ts: 'ts', fcgi: 'sh', sh: 'bash', htaccess: 'apache', service: 'ini', socket: 'ini', json: 'json', cfg: 'haproxy', yaml: 'yaml', Containerfile: 'dockerfile' };
 
 function fenced(file) {
   const text = fs.readFileSync(`examples/${file}`, 'utf8').trimEnd();
-  const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split('.').pop();
+  const ext = file.endsWith('.htaccess') ? 'htaccess' : file.split(/[./]/).pop();
   const lang = file.startsWith('nginx/') || file.endsWith('/nginx.conf') ? 'nginx' : file.startsWith('lighttpd/') ? 'lighttpd' : file.endsWith('Caddyfile') ? 'caddyfile' : (FENCE[ext] ?? '');
   if (file.endsWith('mysite-js.fcgi')) return '```js\n' + text + '\n```';
   return '```' + lang + '\n' + text + '\n```';

@@ -146,15 +146,19 @@ async function reload(options: Options): Promise<number> {
   }
 }
 
-/** TERM, then wait until the master is gone (it lets requests in progress finish for graceperiod=). */
+/**
+ * INT, then wait until the master is gone (it lets requests in progress
+ * finish for graceperiod=). INT, not TERM: as graceful, without TERM's wait
+ * for a successor master to take the socket over, since none is coming.
+ */
 async function stop(options: Options): Promise<number> {
   const { pid } = await reach(options);
-  signal(pid, 'SIGTERM');
+  signal(pid, 'SIGINT');
   const limit = options.graceperiod + 15;
   const deadline = Date.now() + limit * 1000;
   while (isAlive(pid)) {
     if (Date.now() > deadline) {
-      process.stderr.write(`runfcgi: pid ${pid} still runs ${limit} s after TERM\n`);
+      process.stderr.write(`runfcgi: pid ${pid} still runs ${limit} s after INT\n`);
       return EXIT_RUNTIME;
     }
     await sleep(50);

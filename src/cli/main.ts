@@ -34,6 +34,8 @@ const CONTROL_COMMANDS = new Set(['status', 'reload', 'stop']);
 export async function main(argv: readonly string[]): Promise<number> {
   const first = argv[0]?.toLowerCase() ?? '';
   if (first === 'check') return check(argv.slice(1));
+  // bin/runfcgi loads ping.js alone; this is the way in for main() (tests, `node dist/cli/main.js`).
+  if (first === 'ping') return (await import('./ping.js')).ping(argv.slice(1));
   try {
     if (CONTROL_COMMANDS.has(first)) {
       const { runControl } = await import('./control-client.js');

@@ -5,11 +5,14 @@ import os from 'node:os';
 import { maxHeaderSize } from 'node:http';
 import { UsageError } from '../shared/errors.js';
 import { defaultBacklog, defaultMaxConns } from './system-limits.js';
+import { containerPlace } from '../shared/container.js';
 import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Protocol = 'fcgi' | 'scgi';
+/** The app's stdout and stderr: as written, or each line a JSON log record in runfcgi's log. */
+export type AppLog = 'raw' | 'json';
 /** PHP-FPM's pm: dynamic keeps spare workers; ondemand lets the pool go down to none when idle. */
 export type ProcessManager = 'dynamic' | 'ondemand';
 
@@ -47,6 +50,7 @@ export interface Options {
   pingresponse: string;
   loglevel: LogLevel;
   accesslog: string | undefined;
+  applog: AppLog;
   socketmode: number | undefined;
   socketowner: string | undefined;
   socketgroup: string | undefined;
@@ -112,12 +116,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'maxmemory', value: 'MB', default: 0, help: "MB a worker may use before it is replaced after its requests in progress (a process's RSS; a thread's JavaScript heap and Buffers); 0 = no limit", parse: integer(0, 1_000_000) },
   { name: 'graceperiod', value: 'SECONDS', default: 30, help: "seconds a graceful stop or reload waits for requests in progress before it closes them; then as long again for the app's cleanup (SIGTERM, close())", parse: integer(0, 86400) },
   { name: 'starttimeout', value: 'SECONDS', default: 30, help: "seconds a worker may take to load the app and be ready (Next.js's prepare, NestJS's module graph); an app that takes longer at the first start stops runfcgi with exit status 4", parse: integer(1, 3600) },
-  { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
+  { name: 'daemonize', value: 'true|false', defaultText: 'true with host/port or socket, else false; false in a container', help: 'detach from the terminal and run in the background (true/false/yes/no/t/f/1/0)', parse: boolean },
   { name: 'pidfile', value: 'FILE', help: "write the master's process id to this file", parse: filePath },
   { name: 'workdir', value: 'DIR', default: '/', help: 'directory to change to when daemonizing', parse: filePath },
   { name: 'umask', value: 'MASK', defaultText: '022 when daemonizing', help: 'octal umask (decides the socket file mode); applied whenever given', parse: umask },
   { name: 'outlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
   { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
+  { name: 'applog', value: 'raw|json', default: 'raw', help: "the app's standard output and error: raw (as written: to outlog and errlog, or the terminal) or json (each line a JSON record in runfcgi's log, with the worker's id and the stream: one stream that kubectl logs and log shippers parse)", parse: oneOf<AppLog>({ raw: 'raw', json: 'json' }) },
   { name: 'debug', value: 'true|false', default: false, help: 'show error details (stack traces) in 500 responses', parse: boolean },
   { name: 'fastresponse', value: 'true|false', default: false, help: "fetch handlers: the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20)", parse: boolean },
   { name: 'touchreload', value: 'FILE', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
@@ -196,6 +201,18 @@ function repeatedTexts(raw: unknown): string[] {
   return [String(raw)];
 }
 
+/**
+ * A container ends when its main process exits, and a daemon's launcher
+ * exits once the daemon serves: the container would stop at once, and
+ * restart forever. So there the default is the foreground, and an explicit
+ * daemonize=true is refused with the reason (never a silent exit).
+ */
+function noDaemonInContainer(): void {
+  const place = containerPlace();
+  if (place === undefined) return;
+  throw new UsageError(`daemonize=true: runfcgi is ${place.text}, which ends when the launcher exits once the daemon serves; give daemonize=false (the default in a container) and let the container runtime keep it running`);
+}
+
 function withDefaults(g: Partial<Options>, cwd: string): Options {
   if ((g.host === undefined) !== (g.port === undefined)) {
     throw new UsageError(g.host === undefined ? `port=${g.port} needs host= as well (host=127.0.0.1 port=${g.port})` : `host=${g.host} needs port= as well (host=${g.host} port=3033)`);
@@ -220,7 +237,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
   if (maxspare < minspare) {
     throw new UsageError(`maxspare=${maxspare} is less than minspare=${minspare}: maxspare must be at least minspare`);
   }
-  const daemonize = g.daemonize ?? (g.host !== undefined || g.socket !== undefined);
+  const daemonize = g.daemonize ?? ((g.host !== undefined || g.socket !== undefined) && containerPlace() === undefined);
+  if (daemonize) noDaemonInContainer();
   if (g.status !== undefined && g.status === g.ping) {
     throw new UsageError(`status=${g.status} and ping=${g.ping} are the same path: give them different ones`);
   }
@@ -316,7 +334,8 @@ export function helpText(): string {
     '       runfcgi check [app=MODULE] [KEY=VALUE ...]   validate and load the app without serving (exit 0/1)',
     '       runfcgi status [--json] [--watch] pidfile=FILE|socket=PATH   the pool of a running server',
     '       runfcgi reload pidfile=FILE|socket=PATH   HUP, and wait until fresh workers serve',
-    '       runfcgi stop pidfile=FILE|socket=PATH     TERM, and wait until the server is gone',
+    '       runfcgi stop pidfile=FILE|socket=PATH     INT (a graceful stop), and wait until the server is gone',
+    '       runfcgi ping socket=PATH|host=ADDRESS port=PORT [path=/ping]   one request to ping= (health probes: exit 0/1)',
     '       runfcgi help',
     '',
     'Runs a Node.js web app as a FastCGI (or SCGI) server behind Apache, lighttpd or nginx.',

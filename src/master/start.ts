@@ -2,11 +2,13 @@
 
 import fs from 'node:fs';
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
+import { appLines } from './app-output.js';
 import { bindListener } from './listener/bind.js';
+import { containerPlace, type ContainerPlace } from '../shared/container.js';
 import { startControl, type Control } from './control.js';
 import { leftOut, workerEnvironment } from './environment.js';
 import { RunfcgiError } from '../shared/errors.js';
-import { checkLogFile, createLogger, logDestination } from '../shared/log.js';
+import { checkLogFile, createLogger, logDestination, type Logger } from '../shared/log.js';
 import { Master, SIGNALS, type MasterSetup } from './master.js';
 import type { Options } from '../config/options.js';
 import { Pidfile } from './pidfile.js';
@@ -58,6 +60,15 @@ function dropPrivileges({ account, gid }: Credentials): void {
   process.setuid?.(account.uid);
 }
 
+/** Said once serving, in a container: what differs from a host. */
+function logContainer(log: Logger, place: ContainerPlace): void {
+  log.info({ container: place.role }, `runfcgi is ${place.text}: SIGTERM stops without waiting for a successor master`);
+  // Node can wait only for its own children (libuv's waitpid per pid): a reaper of every orphan would steal their statuses.
+  if (place.role === 'pid1') {
+    log.warn("running as PID 1: processes the app leaves behind (orphans) are not reaped and stay as zombies; run the container with an init: podman/docker run --init, compose's init: true, or ENTRYPOINT [\"tini\", \"--\"] in the image");
+  }
+}
+
 export interface StartHooks {
   /** Called once the first worker serves and the pidfile is written. */
   onReady?: () => void;
@@ -81,6 +92,9 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       await pidfile?.unlock();
       throw error;
     });
+    const container = containerPlace();
+    // No successor master can come: the container ends with us. SIGTERM stops without waiting for one.
+    if (container !== undefined) listener.canHandOver = false;
     // Before the pidfile is written: the title is how another start knows us (procfs.ts).
     process.title = MASTER_TITLE;
     const runtime = options.method === 'threaded' ? threadRuntime : processRuntime;
@@ -90,6 +104,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
       worker: {
         env: workerEnvironment(options.env, process.env, credentials?.account),
         ...(options.method === 'prefork' && credentials !== undefined ? { uid: credentials.account.uid, gid: credentials.gid } : {}),
+        ...(options.applog === 'json' ? { appLines: appLines(logs) } : {}),
       },
       reopenLogs: () => logs.reopen(),
     };
@@ -112,6 +127,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
         if (unpassed.length > 0) {
           log.info({ variables: unpassed }, `the workers' environment is clean: ${unpassed.join(', ')} not passed (env=NAME passes one, env=NAME=value sets one)`);
         }
+        if (container !== undefined) logContainer(log, container);
         if (credentials === undefined && isRoot()) log.warn('running the workers as root: give user= (and group=) to drop privileges once the socket is bound');
         hooks.onReady?.();
       });

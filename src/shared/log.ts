@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import tty from 'node:tty';
 import type { default as Pino, DestinationStream, Logger as PinoLogger, LoggerOptions } from 'pino';
 import { cannotOpen } from './errors.js';
 import type { LogLevel } from '../config/options.js';
@@ -45,13 +46,26 @@ export function prettyLine(line: string): string {
 }
 
 /**
+ * applog=json, in a worker process: fd 1 and 2 are pipes the master turns
+ * into the app's log records, and runfcgi's own lines (and accesslog=-) go
+ * to the master's standard error, which the worker has as this fd.
+ */
+export const APPLOG_LOG_FD = 4;
+let stderrFd = 2;
+
+/** The fd that "standard error" destinations write to in this process (see APPLOG_LOG_FD). */
+export function useStderrFd(fd: number): void {
+  stderrFd = fd;
+}
+
+/**
  * Standard error, or `file` opened for appending (synchronously, so a line
  * logged just before exit is not lost). On a terminal, lines are made readable.
  */
 export function logDestination(file?: string, option = 'errlog'): LogDestination {
   if (file !== undefined && file !== '-' && file !== '/dev/null') return survivingFile(file, option);
-  const stderr = lazyDestination(() => pino().destination({ fd: 2, sync: true }) as unknown as LogDestination);
-  if (!process.stderr.isTTY) return stderr;
+  const stderr = lazyDestination(() => pino().destination({ fd: stderrFd, sync: true }) as unknown as LogDestination);
+  if (!tty.isatty(stderrFd)) return stderr;
   return {
     write: (line: string) => stderr.write(prettyLine(line)),
     reopen: () => {},

@@ -12,7 +12,7 @@ import type { AdapterOptions, RequestHandler } from '../adapter/types.js';
 import { requestUrl } from '../protocol/cgi.js';
 import type { GatewayRequest } from '../adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
-import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from '../shared/log.js';
+import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
 import { withManagement } from './status-page.js';
@@ -234,6 +234,8 @@ async function main(): Promise<void> {
     for (const signal of ['SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(signal, ignoreSignal);
   }
   const { options } = init;
+  // applog=json: our fd 1 and 2 are the app's, turned into records by the master; our own lines go around them.
+  if (isMainThread && options.applog === 'json') useStderrFd(APPLOG_LOG_FD);
   let logs: LogDestination;
   try {
     logs = logDestination(options.errlog);

@@ -86,7 +86,7 @@ describe.each(['prefork', 'threaded'] as const)('runfcgi status, reload, stop (m
     expect(out).toContain('WORKER');
   });
 
-  it('reload sends HUP and returns once fresh workers serve; stop sends TERM and returns once the server is gone', async () => {
+  it('reload sends HUP and returns once fresh workers serve; stop sends INT (no wait for a successor) and returns once the server is gone', async () => {
     const s = await boot('minspare=2', 'maxspare=2', 'maxchildren=2');
     await waitFor(async () => JSON.parse((await runfcgi(['status', `pidfile=${pidfile}`, '--json'])).stdout).workers.filter((w: { state: string }) => w.state === 'ready').length === 2, 60_000, 'two workers');
     const reloaded = await runfcgi(['reload', `pidfile=${pidfile}`]);

@@ -27,6 +27,13 @@ describe('documentation', () => {
     expect(() => execFileSync(process.execPath, ['scripts/docs.mjs'], { stdio: 'pipe' })).not.toThrow();
   });
 
+  it('docs/deploy/containers.md embeds the container recipes the integration tests run (npm run docs)', () => {
+    const page = fs.readFileSync('docs/deploy/containers.md', 'utf8');
+    const embedded = [...page.matchAll(/<!-- example:(\S+) -->/g)].map((m) => m[1]);
+    expect(embedded).toEqual(['containers/Containerfile', 'containers/nginx.conf', 'containers/compose.yaml', 'kubernetes/pod.yaml']);
+    for (const file of embedded) expect(page).toContain(fs.readFileSync(`examples/${file!}`, 'utf8').trimEnd());
+  });
+
   it('the Caddy and HAProxy pages embed the recipes the integration tests run (npm run docs)', () => {
     for (const [page, file] of [['docs/deploy/caddy.md', 'caddy/Caddyfile'], ['docs/deploy/haproxy.md', 'haproxy/haproxy.cfg']] as const) {
       const text = fs.readFileSync(page, 'utf8');

@@ -44,12 +44,18 @@ export const processRuntime: WorkerRuntime = {
   name: 'prefork',
   spawn(init: WorkerInit, listenFd: number, setup: WorkerSetup): RuntimeWorker {
     // Node's own flags (node --max-old-space-size=... runfcgi) reach the workers, as with cluster.
+    const lines = setup.appLines;
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER_ENTRY)], {
-      // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel.
-      stdio: [listenFd, 'inherit', 'inherit', 'ipc'],
+      // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel. With applog=json,
+      // 1 and 2 are pipes to the master, and runfcgi's own log lines go straight to the master's fd 2, as fd 4 (APPLOG_LOG_FD).
+      stdio: lines === undefined ? [listenFd, 'inherit', 'inherit', 'ipc'] : [listenFd, 'pipe', 'pipe', 'ipc', 2],
       env: { ...setup.env, [INIT_ENV]: JSON.stringify(init) },
       ...(setup.uid !== undefined ? { uid: setup.uid, gid: setup.gid ?? setup.uid } : {}),
     });
+    if (lines !== undefined) {
+      lines(child.stdout!, 'stdout', { id: init.id, pid: child.pid ?? -1 });
+      lines(child.stderr!, 'stderr', { id: init.id, pid: child.pid ?? -1 });
+    }
     return new ProcessWorker(child);
   },
 };

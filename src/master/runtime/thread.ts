@@ -61,6 +61,13 @@ export const threadRuntime: WorkerRuntime = {
     const wrongFd = misplaced(placementFor({ method: 'threaded' }), listenFd);
     if (wrongFd !== undefined) throw new Error(`worker threads cannot start: ${wrongFd}`);
     // Threads share the process's user (the master drops it before they start); env is theirs.
-    return new ThreadWorker(new Worker(WORKER_ENTRY, { workerData: init, env: setup.env }));
+    const lines = setup.appLines;
+    // applog=json: the thread's process.stdout and stderr come here instead of to ours.
+    const worker = new Worker(WORKER_ENTRY, { workerData: init, env: setup.env, stdout: lines !== undefined, stderr: lines !== undefined });
+    if (lines !== undefined) {
+      lines(worker.stdout, 'stdout', { id: init.id, pid: process.pid });
+      lines(worker.stderr, 'stderr', { id: init.id, pid: process.pid });
+    }
+    return new ThreadWorker(worker);
   },
 };

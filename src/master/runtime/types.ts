@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { ToWorker, WorkerInit } from '../../shared/messages.js';
+import type { AppLines } from '../app-output.js';
 
 /**
  * A started worker. Emits 'message' (anything the worker sent; the master
@@ -25,6 +26,8 @@ export interface WorkerSetup {
   /** Processes only: run as this user and group (the master is root). */
   uid?: number | undefined;
   gid?: number | undefined;
+  /** applog=json: the app's stdout and stderr come to the master as pipes, for this to turn into log records. */
+  appLines?: AppLines | undefined;
 }
 
 export interface WorkerRuntime {
