@@ -60,6 +60,8 @@ export interface AppHooks {
    * worker leaves. Worker threads hear no signals: this is their way.
    */
   close?: () => unknown;
+  /** The app is a fetch handler (fastresponse= decides by this when it is not given). */
+  fetch?: boolean;
 }
 
 function closeExport(mod: Record<string, unknown>, exported: unknown): (() => unknown) | undefined {
@@ -153,7 +155,10 @@ export async function loadApp(spec: string | undefined, options: AdapterOptions,
   if (spec === undefined) return nodeHandler(welcome, options);
   const found = await findApp(spec, cwd, options.log);
   const handler = handlerFor(found.exported, options, spec);
-  if (hooks !== undefined) hooks.close = closeExport(found.module ?? {}, found.exported);
+  if (hooks !== undefined) {
+    hooks.close = closeExport(found.module ?? {}, found.exported);
+    hooks.fetch = isFetchApp(found.exported);
+  }
   options.log.info({ app: spec }, `app=${spec}: serving ${found.what}`);
   return handler;
 }

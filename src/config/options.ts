@@ -35,8 +35,8 @@ export interface Options {
   outlog: string | undefined;
   errlog: string | undefined;
   debug: boolean;
-  /** fetch handlers: the workers' global Response is FastResponse. */
-  fastresponse: boolean;
+  /** The workers' global Response is FastResponse: true, false, or undefined for "when the app is a fetch handler". */
+  fastresponse: boolean | undefined;
   touchreload: string | undefined;
   timeout: number;
   slowlog: number;
@@ -109,7 +109,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'outlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard output', parse: filePath },
   { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
   { name: 'debug', value: 'true|false', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
-  { name: 'fastresponse', value: 'true|false', defaultText: 'false', help: "fetch handlers: the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20)", parse: boolean },
+  { name: 'fastresponse', value: 'true|false', defaultText: 'true for a fetch handler, else false', help: "the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20; as @hono/node-server does); false keeps Node's own Response (see docs/state.md)", parse: boolean },
   { name: 'touchreload', value: 'FILE', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
   { name: 'timeout', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
   { name: 'slowlog', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
@@ -242,7 +242,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     outlog: g.outlog ?? (daemonize ? '/dev/null' : undefined),
     errlog: g.errlog ?? (daemonize ? '/dev/null' : undefined),
     debug: g.debug ?? false,
-    fastresponse: g.fastresponse ?? false,
+    fastresponse: g.fastresponse,
     touchreload: g.touchreload,
     timeout: g.timeout ?? 0,
     slowlog: g.slowlog ?? 0,

@@ -210,9 +210,13 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
 
 async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access'], hooks: AppHooks): Promise<RequestHandler> {
   try {
-    // Before the app loads: what it takes of the global Response at load time is ours too.
-    if (init.options.fastresponse) installFastResponse();
-    return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
+    // Asked for: before the app loads, so that what it takes of the global Response at load time is ours too.
+    if (init.options.fastresponse === true) installFastResponse();
+    const handler = await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
+    // By default a fetch handler gets it once loaded, as @hono/node-server swaps its light
+    // Response in when serve() is called; a (req, res) app keeps Node's own globals.
+    if (init.options.fastresponse === undefined && hooks.fetch === true) installFastResponse();
+    return handler;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);
