@@ -3,7 +3,7 @@
 
 import os from 'node:os';
 import { UsageError } from '../shared/errors.js';
-import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
+import { Invalid, account, appModule, boolean, cookieName, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -38,6 +38,10 @@ export interface Options {
   /** The workers' global Response is FastResponse: true, false, or undefined for "when the app is a fetch handler". */
   fastresponse: boolean | undefined;
   touchreload: string | undefined;
+  /** Each client's requests go to the worker that served its first (a route cookie). */
+  sticky: boolean;
+  /** The route cookie's name. */
+  stickycookie: string;
   timeout: number;
   slowlog: number;
   status: string | undefined;
@@ -110,6 +114,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
   { name: 'debug', value: 'true|false', defaultText: 'false', help: 'show error details (stack traces) in 500 responses', parse: boolean },
   { name: 'fastresponse', value: 'true|false', defaultText: 'true for a fetch handler, else false', help: "the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20; as @hono/node-server does); false keeps Node's own Response (see docs/state.md)", parse: boolean },
+  { name: 'sticky', value: 'true|false', defaultText: 'false', help: "sticky sessions: a client's requests go to the worker that served its first one (a route cookie runfcgi sets), for apps that keep sessions or sockets in memory; a client whose worker is gone moves to another (see docs/state.md)", parse: boolean },
+  { name: 'stickycookie', value: 'NAME', defaultText: 'runfcgi_route', help: 'with sticky=true: the name of the route cookie', parse: cookieName },
   { name: 'touchreload', value: 'FILE', defaultText: '-', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
   { name: 'timeout', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds a request may run: a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
   { name: 'slowlog', value: 'SECONDS', defaultText: '0 (none)', help: 'seconds after which a request is logged as slow and counted in the status page', parse: integer(0, 86400) },
@@ -216,6 +222,9 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
       if (g[key] !== undefined) throw new UsageError(`${key}= applies to a UNIX socket: give socket= as well`);
     }
   }
+  if (g.stickycookie !== undefined && g.sticky !== true) {
+    throw new UsageError(`stickycookie=${g.stickycookie} applies to sticky sessions: give sticky=true as well`);
+  }
   if (g.group !== undefined && g.user === undefined) {
     throw new UsageError(`group=${g.group} needs user= as well: the workers change user and group together`);
   }
@@ -244,6 +253,8 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     debug: g.debug ?? false,
     fastresponse: g.fastresponse,
     touchreload: g.touchreload,
+    sticky: g.sticky ?? false,
+    stickycookie: g.stickycookie ?? 'runfcgi_route',
     timeout: g.timeout ?? 0,
     slowlog: g.slowlog ?? 0,
     status: g.status,

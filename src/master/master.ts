@@ -16,6 +16,7 @@ import { STOPPING_TITLE } from '../shared/procfs.js';
 import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 import { OnDemand } from './ondemand.js';
+import { StickyPool } from './sticky.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -54,6 +55,8 @@ export class Master {
   private readonly stats = new PoolStats();
   /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
   private readonly ondemand: OnDemand | null;
+  /** sticky=true: the workers' private sockets, and who takes routed requests. */
+  private readonly sticky: StickyPool | null;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -64,6 +67,7 @@ export class Master {
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
     this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake()) : null;
+    this.sticky = options.sticky ? new StickyPool(options) : null;
   }
 
   /**
@@ -84,7 +88,9 @@ export class Master {
       if (this.stopping === null || this.handoverSince > 0) this.managePool();
       if (this.handoverSince > 0) this.checkHandover();
       if (this.stopping !== null && this.handoverSince === 0) this.releaseListener();
+      this.sticky?.update(this.slots.values());
     }
+    this.sticky?.close();
     if (this.options.touchreload !== undefined) fs.unwatchFile(this.options.touchreload);
     if (this.bootFailure !== null) {
       this.killAll();
@@ -211,7 +217,7 @@ export class Master {
     const maxRequests = this.options.maxrequests === 0 ? 0 : this.options.maxrequests + jitter;
     let worker: RuntimeWorker;
     try {
-      worker = this.runtime.spawn({ id, options: this.options, maxRequests }, this.listener.fd, this.setup.worker);
+      worker = this.runtime.spawn({ id, options: this.options, maxRequests, ...(this.sticky && { routes: this.sticky.where }) }, this.listener.fd, this.setup.worker);
     } catch (error) {
       this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
       return;

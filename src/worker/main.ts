@@ -15,6 +15,7 @@ import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.
 import { createLogger, lazyLogger, logDestination, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
+import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
 import type { PoolStatus } from '../shared/pool-status.js';
 
@@ -254,6 +255,16 @@ async function main(): Promise<void> {
     return bootFailure(EXIT_WORKER_BOOT, `listen: ${e.code ?? e.message}`);
   }
 
+  let router: Router | undefined;
+  if (options.sticky && init.routes !== undefined) {
+    try {
+      await listenPrivately(server, init.routes, init.id);
+    } catch (error) {
+      return bootFailure(EXIT_WORKER_BOOT, `sticky=true: cannot listen on the worker's own socket in ${init.routes.dir}: ${(error as Error).message}`);
+    }
+    router = new Router(init.routes, init.id, options.stickycookie, options.protocol);
+  }
+
   let retiring = false;
   /** Leaves after the requests in progress, while the master starts a replacement. */
   const retire = (level: 'info' | 'warn', fields: object, why: string): void => {
@@ -275,6 +286,7 @@ async function main(): Promise<void> {
     onRequest: () => {
       if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire('info', { served: serving.accepted }, 'maxrequests reached');
     },
+    router,
   });
   // An error the app throws outside a request (a timer, an event, a promise
   // nobody awaits) would kill the worker and every request in it. Node's
@@ -307,6 +319,9 @@ async function main(): Promise<void> {
         return;
       case 'give-socket':
         giveSocket(server);
+        return;
+      case 'members':
+        router?.setMembers(m.ids);
         return;
     }
   });
