@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../helpers/differential.js';
+import { rawRequest, until } from '../helpers/differential.js';
 import { nginxInFront, startNginx, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 import { Jar, parallelRounds } from '../helpers/sticky.js';
@@ -109,6 +109,22 @@ describe.runIf(need('nginx'))('sticky=true through nginx, two workers', () => {
         // One worker served the login and all 16 (wherever nginx sent them); the other, none of them.
         expect(served.sort((a, b) => a - b)).toEqual([0, 17]);
         await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+      });
+
+      it('clients that leave are told to the worker serving them, and counted once, there', async () => {
+        const { jar } = await login(run.nginx);
+        await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+        const before = poolStatus(run.sock);
+        const clients = Array.from({ length: 6 }, () => rawRequest(run.nginx.port, `GET /slow HTTP/1.1\r\nHost: localhost\r\nCookie: ${jar.header()}\r\n\r\n`));
+        // Active in the worker that owns the session only: a forwarded request is not active where it passes through.
+        await until('6 requests active in one worker', () => {
+          const active = poolStatus(run.sock).workers.map((w) => w.activeRequests).sort();
+          return active.join() === '0,6';
+        }, 30_000);
+        for (const c of clients) c.socket.destroy();
+        await until('6 clients counted as gone', () => poolStatus(run.sock).abortedRequests >= before.abortedRequests + 6, 30_000);
+        await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+        expect(poolStatus(run.sock).abortedRequests).toBe(before.abortedRequests + 6);
       });
     });
   }
