@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Keeps README.md in step with the code: the options table from src/config/options.ts, and each
-// recipe from examples/ (between <!-- example:FILE --> and <!-- /example --> markers).
-// `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites README.md.
+// Keeps README.md and the pages under docs/ in step with the code: the options table from
+// src/config/options.ts, and each recipe from examples/ (between <!-- example:FILE --> and <!-- /example -->
+// markers). `node scripts/docs.mjs` checks (exit 1 when stale); `--write` rewrites them.
 import fs from 'node:fs';
 import { optionsMarkdown } from '../dist/config/options.js';
 
@@ -21,11 +21,16 @@ export function renderReadme(readme) {
   return out;
 }
 
-const readme = fs.readFileSync('README.md', 'utf8');
-const rendered = renderReadme(readme);
-if (process.argv.includes('--write')) {
-  fs.writeFileSync('README.md', rendered);
-} else if (rendered !== readme) {
-  console.error('README.md is stale: run npm run docs');
-  process.exit(1);
+// The README and the pages under docs/ embed recipes alike.
+const pages = ['README.md', ...(fs.existsSync('docs') ? fs.readdirSync('docs', { recursive: true }).filter((f) => String(f).endsWith('.md')).map((f) => `docs/${f}`) : [])];
+let stale = false;
+for (const page of pages) {
+  const text = fs.readFileSync(page, 'utf8');
+  const rendered = renderReadme(text);
+  if (process.argv.includes('--write')) fs.writeFileSync(page, rendered);
+  else if (rendered !== text) {
+    console.error(`${page} is stale: run npm run docs`);
+    stale = true;
+  }
 }
+if (stale) process.exit(1);
