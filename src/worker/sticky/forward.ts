@@ -3,6 +3,7 @@
 import net from 'node:net';
 import type { GatewayRequest, RequestSink } from '../../adapter/types.js';
 import { fcgiFraming, scgiFraming, type Framing } from './framing.js';
+import type { ConnectionPool } from './pool.js';
 
 /** What the router hears of a forwarded request. */
 export interface ForwardHooks {
@@ -24,9 +25,10 @@ const BAD_GATEWAY = 'Status: 502 Bad Gateway\r\nContent-Type: text/plain; charse
 type State = 'connecting' | 'relaying' | 'answering' | 'over';
 
 /**
- * A FastCGI (or SCGI) client for one request, on a connection of its own to
- * the owner's private socket. The owner sees the request as if the web
- * server had sent it (it counts and times it); here it is only relayed.
+ * A FastCGI (or SCGI) client for one request, on a connection to the
+ * owner's private socket: a kept-alive one from the pool (FastCGI), or one
+ * of its own (SCGI). The owner sees the request as if the web server had
+ * sent it (it counts and times it); here it is only relayed.
  */
 class Forward implements RequestSink {
   private state: State = 'connecting';
@@ -40,21 +42,30 @@ class Forward implements RequestSink {
   private stdinDone = false;
   private pausedInput = false;
 
-  constructor(private readonly request: GatewayRequest, path: string, protocol: 'fcgi' | 'scgi', private readonly hooks: ForwardHooks) {
+  /** Where the connection goes back once the response is complete (FastCGI); undefined: it is closed. */
+  private readonly pool: ConnectionPool | undefined;
+
+  constructor(private readonly request: GatewayRequest, private readonly path: string, pool: ConnectionPool | undefined, private readonly hooks: ForwardHooks) {
     const reply = {
       stdout: (chunk: Buffer) => this.stdout(chunk),
       stderr: (chunk: Buffer) => void request.writeStderr(chunk),
-      end: (appStatus: number) => this.finish(() => request.end(appStatus)),
+      end: (appStatus: number) => this.finish(() => request.end(appStatus), true),
     };
-    this.framing = protocol === 'scgi' ? scgiFraming(reply) : fcgiFraming(reply);
+    this.pool = pool;
+    this.framing = pool === undefined ? scgiFraming(reply) : fcgiFraming(reply);
     request.attach(this);
-    this.socket = net.connect(path);
-    this.socket.on('connect', this.onConnect);
-    this.socket.on('data', (chunk: Buffer) => this.framing.push(chunk));
-    this.socket.on('drain', () => this.resumeInput());
+    const taken = pool?.take(path) ?? { socket: net.connect(path), fresh: true };
+    this.socket = taken.socket;
+    this.socket.on('data', this.onData);
+    this.socket.on('drain', this.onDrain);
     this.socket.on('close', this.onClose);
-    this.socket.on('error', () => {}); // 'close' follows and decides
+    this.socket.on('error', ignore); // 'close' follows and decides
+    if (taken.fresh) this.socket.once('connect', this.onConnect);
+    else this.onConnect();
   }
+
+  private readonly onData = (chunk: Buffer): void => this.framing.push(chunk);
+  private readonly onDrain = (): void => this.resumeInput();
 
   private readonly onConnect = (): void => {
     if (this.state !== 'connecting') return;
@@ -126,12 +137,20 @@ class Forward implements RequestSink {
     if (!this.request.write(chunk)) this.socket.pause();
   }
 
-  private finish(end: () => void): void {
+  /** `reusable`: the owner ended the request (END_REQUEST), and the connection may carry the next. */
+  private finish(end: () => void, reusable = false): void {
     if (this.state === 'over') return;
     this.state = 'over';
     this.resumeInput();
     end();
-    this.socket.destroy();
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('drain', this.onDrain);
+    socket.off('close', this.onClose);
+    socket.off('error', ignore);
+    socket.off('connect', this.onConnect);
+    if (reusable && this.pool !== undefined && !socket.destroyed) this.pool.give(this.path, socket);
+    else socket.destroy();
     this.hooks.done();
   }
 
@@ -164,6 +183,9 @@ class Forward implements RequestSink {
   };
 }
 
-export function forward(request: GatewayRequest, path: string, protocol: 'fcgi' | 'scgi', hooks: ForwardHooks): void {
-  new Forward(request, path, protocol, hooks);
+const ignore = (): void => {};
+
+/** Hands `request` to the worker listening at `path`: over a pooled FastCGI connection, or a new SCGI one. */
+export function forward(request: GatewayRequest, path: string, pool: ConnectionPool | undefined, hooks: ForwardHooks): void {
+  new Forward(request, path, pool, hooks);
 }

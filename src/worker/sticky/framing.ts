@@ -1,7 +1,7 @@
 // How a routed request goes to its worker and its response comes back: FastCGI records or SCGI's netstring.
 
 import { encodeParams, encodeRecord } from '../../protocol/fcgi/codec.js';
-import { FCGI_ABORT_REQUEST, FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_MAX_CONTENT, FCGI_PARAMS, FCGI_RESPONDER, FCGI_STDERR, FCGI_STDIN, FCGI_STDOUT } from '../../protocol/fcgi/constants.js';
+import { FCGI_ABORT_REQUEST, FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_KEEP_CONN, FCGI_MAX_CONTENT, FCGI_PARAMS, FCGI_RESPONDER, FCGI_STDERR, FCGI_STDIN, FCGI_STDOUT } from '../../protocol/fcgi/constants.js';
 import { RecordParser } from '../../protocol/fcgi/parser.js';
 
 /** What comes back from the worker that serves the request. */
@@ -33,7 +33,7 @@ function records(type: number, bytes: Buffer): Buffer[] {
   return out;
 }
 
-/** FastCGI (spec 3-6), as a web server speaks it: one request, no FCGI_KEEP_CONN. */
+/** FastCGI (spec 3-6), as a web server speaks it: one request at a time, FCGI_KEEP_CONN (the connection is pooled). */
 export function fcgiFraming(reply: Reply): Framing {
   let ended = false;
   const parser = new RecordParser((type, id, content) => {
@@ -49,6 +49,7 @@ export function fcgiFraming(reply: Reply): Framing {
     begin(params) {
       const body = Buffer.alloc(8);
       body.writeUInt16BE(FCGI_RESPONDER, 0);
+      body[2] = FCGI_KEEP_CONN;
       return [encodeRecord(FCGI_BEGIN_REQUEST, ID, body), ...records(FCGI_PARAMS, encodeParams(Object.entries(params))), encodeRecord(FCGI_PARAMS, ID)];
     },
     stdin: (chunk) => records(FCGI_STDIN, chunk),

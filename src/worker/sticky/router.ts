@@ -8,6 +8,7 @@ import type { RouteDirectory } from '../../shared/messages.js';
 import type { RequestRouter } from '../serve.js';
 import { cookieValue, setCookieLine } from './cookie.js';
 import { forward } from './forward.js';
+import { ConnectionPool } from './pool.js';
 
 type Write = GatewayRequest['write'];
 
@@ -36,17 +37,18 @@ export class Router implements RequestRouter {
   private readonly where: RouteDirectory;
   private readonly cookie: string;
   private readonly line: string;
-  private readonly protocol: 'fcgi' | 'scgi';
   /** Route cookie value -> private socket of each other worker that takes routed requests. */
   private members = new Map<string, string>();
   private readonly forwarded = new Set<GatewayRequest>();
+  /** FastCGI's kept-alive connections to the other workers; SCGI has one connection per request. */
+  private readonly pool: ConnectionPool | undefined;
 
   constructor(where: RouteDirectory, id: number, cookie: string, protocol: 'fcgi' | 'scgi') {
     this.where = where;
     this.own = `${where.mark}.${id}`;
     this.cookie = cookie;
     this.line = setCookieLine(cookie, this.own);
-    this.protocol = protocol;
+    this.pool = protocol === 'fcgi' ? new ConnectionPool() : undefined;
   }
 
   /** The master's list of the workers that take routed requests now. */
@@ -71,7 +73,7 @@ export class Router implements RequestRouter {
       return false;
     }
     this.forwarded.add(request);
-    forward(request, owner, this.protocol, {
+    forward(request, owner, this.pool, {
       fallback: (replay) => {
         this.forwarded.delete(request);
         this.members.delete(value!);

@@ -101,6 +101,18 @@ describe('a worker with sticky=true', () => {
     expect(w.router.forwarding).toBe(0);
   });
 
+  it('hands one request after another over one kept-alive connection', async () => {
+    const w = worker1([1, 2]);
+    const before = owner.serving.accepted;
+    const connections = owner.serving.connections;
+    for (let i = 0; i < 3; i++) {
+      const got = await exchange(w.handler, post('runfcgi_route=abcd0123.2', `n${i}`), `n${i}`);
+      expect(got.body.toString()).toBe(`owner:n${i}`);
+    }
+    expect(owner.serving.accepted - before).toBe(3);
+    expect(owner.serving.connections).toBe(connections + 1);
+  });
+
   it('serves a client whose worker is gone, with its body, and moves it here with a new cookie', async () => {
     // Worker 3 is still listed (the master has not said yet), but its socket is gone.
     const w = worker1([1, 2, 3]);
