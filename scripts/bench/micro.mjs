@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The per-request JavaScript path without sockets or a web server: FastCGI bytes in, records out.
-//   npm run build && node scripts/bench/micro.mjs [APP] [REQUESTS]
+//   npm run build && node scripts/bench/micro.mjs [APP] [REQUESTS] [STICKY]
+// STICKY: 'off-cookie' (a Cookie header, sticky off), 'new' (sticky=true, no cookie: each answer sets one)
+// or 'own' (sticky=true, a route cookie naming this worker): the routing's cost, without the hand-over.
 // Prints ns per request: the least of 7 runs (the one least disturbed) and their median, in
 // wall-clock time and in CPU time of this process (user + system: steadier on a loaded machine).
 // A guide for profiling, not a benchmark of record.
@@ -9,8 +11,10 @@ import { loadApp } from '../../dist/adapter/load.js';
 import { encodeParams, encodeRecord } from '../../dist/protocol/fcgi/codec.js';
 import { createLogger } from '../../dist/shared/log.js';
 import { serve } from '../../dist/worker/serve.js';
+import { Router } from '../../dist/worker/sticky/router.js';
 
-const [app = new URL('./peers/hello.mjs', import.meta.url).pathname, total = '200000'] = process.argv.slice(2);
+const [app = new URL('./peers/hello.mjs', import.meta.url).pathname, total = '200000', sticky] = process.argv.slice(2);
+const ROUTES = { dir: '/nonexistent', mark: 'abcd0123' };
 const CONNECTIONS = 32;
 
 /** What nginx sends for `wrk http://127.0.0.1:8080/` with the stock fastcgi_params. */
@@ -20,6 +24,8 @@ const PARAMS = {
   GATEWAY_INTERFACE: 'CGI/1.1', SERVER_SOFTWARE: 'nginx/1.22.1', REMOTE_ADDR: '127.0.0.1', REMOTE_PORT: '51234',
   SERVER_ADDR: '127.0.0.1', SERVER_PORT: '8080', SERVER_NAME: '', REDIRECT_STATUS: '200', HTTP_HOST: '127.0.0.1:8080',
 };
+if (sticky === 'off-cookie' || sticky === 'new') PARAMS.HTTP_COOKIE = 'session=s%3Aabcdef0123456789; theme=dark';
+if (sticky === 'own') PARAMS.HTTP_COOKIE = 'session=s%3Aabcdef0123456789; theme=dark; runfcgi_route=abcd0123.1';
 const begin = Buffer.from([0, 1, 1, 0, 0, 0, 0, 0]);
 const request = Buffer.concat([
   encodeRecord(1, 1, begin), encodeRecord(4, 1, encodeParams(Object.entries(PARAMS))), encodeRecord(4, 1), encodeRecord(5, 1),
@@ -42,7 +48,8 @@ class FakeSocket extends EventEmitter {
 const log = createLogger({}, 'warn');
 const handler = await loadApp(app, { debug: false, log }, process.cwd());
 const server = new EventEmitter();
-serve(server, handler, log);
+const router = sticky === 'new' || sticky === 'own' ? new Router(ROUTES, 1, 'runfcgi_route', 'fcgi') : undefined;
+serve(server, handler, log, { router });
 const sockets = Array.from({ length: CONNECTIONS }, () => {
   const s = new FakeSocket();
   server.emit('connection', s);

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FASTCGI, PROXY, ROOT, WORK, cpuMs, median, memory, sleep, startNginx, startProcess, waitForSocket, wrk } from './lib.mjs';
 import { fetchBench } from './fetch.mjs';
+import { stickyBench } from './sticky.mjs';
 import { frameworks } from './frameworks.mjs';
 import { restartTable, restartUnderLoad } from './restart.mjs';
 import { onDemand } from './ondemand.mjs';
@@ -295,6 +296,7 @@ if (frameworksFlag === undefined) {
 }
 if (!quick && !only && frameworksFlag === undefined) {
   sections.push(`## Fetch handlers behind nginx (wrk -t1 -c32 -d${SECONDS}s, 2 app workers, median of ${ROUNDS} interleaved rounds; \`node scripts/bench/fetch.mjs\` runs this part alone)\n\n${await fetchBench({ rounds: ROUNDS, seconds: SECONDS })}`);
+  sections.push(`## sticky=true behind nginx (wrk -t1 -c32 -d${SECONDS}s, 2 app workers, prefork, median of ${ROUNDS} interleaved rounds; \`node scripts/bench/sticky.mjs\` runs this part alone)\n\n${await stickyBench({ rounds: ROUNDS, seconds: SECONDS })}`);
   sections.push(`## ${BULK_MB} MB bodies streamed through nginx (curl, median of ${TRANSFERS} transfers each way in each of ${ROUNDS} interleaved rounds)\n\n${await bulk()}`);
   const fg = await startup(false);
   const bg = await startup(true);

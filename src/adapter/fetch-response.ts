@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { withoutDefaultStatus } from '../protocol/cgi.js';
 import { isDisturbed, type FetchSink } from './fetch-body.js';
 import { isFastResponse, materialise, toPlain, type PlainResponse } from './fast-response.js';
+import { describeValue, foreignParts } from './response-like.js';
 import type { AdapterOptions, GatewayRequest } from './types.js';
 
 /** A body we can write without a web stream, or a stream (web or Node) to copy. */
@@ -114,7 +115,7 @@ function flatHead(status: number, statusText: string | undefined, headers: strin
 /**
  * Sends `response`. Returns undefined when it is all written, or a promise
  * while a body still streams (or a Blob is read). Throws for what is not a
- * Response, before anything is written.
+ * Response nor like one (response-like.ts), before anything is written.
  */
 export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: unknown, head: boolean, access: AdapterOptions['access']): Promise<void> | undefined {
   let status: number;
@@ -141,7 +142,11 @@ export function sendResponse(fcgi: GatewayRequest, sink: FetchSink, response: un
     body = knownBody(response);
     if (body === undefined) body = response.body;
   } else {
-    throw new TypeError(`fetch handler returned ${typeof response}, not a Response`);
+    const parts = foreignParts(response);
+    if (parts === undefined) throw new TypeError(`fetch handler returned ${describeValue(response)}, not a Response (nor an object with a numeric status, headers and a stream or null body)`);
+    status = parts.status;
+    text = headersHead(statusLine(status, parts.statusText), parts.headers, undefined);
+    body = parts.body;
   }
   // As Node's server does for a body it has whole: the length, unless the app gave one.
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : body instanceof Blob ? body.size : undefined;

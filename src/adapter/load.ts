@@ -64,6 +64,8 @@ export interface AppHooks {
    * worker leaves. Worker threads hear no signals: this is their way.
    */
   close?: () => unknown;
+  /** The app is a fetch handler (fastresponse= decides by this when it is not given). */
+  fetch?: boolean;
 }
 
 function closeExport(mod: Record<string, unknown>, exported: unknown): (() => unknown) | undefined {
@@ -165,7 +167,10 @@ export async function loadApp(spec: string | undefined, options: AdapterOptions,
   // The app caught the throw of its own listen() and carried on: it still expects to listen.
   if (trap.caught) throw trap.caught;
   const handler = handlerFor(found.exported, options, spec);
-  if (hooks !== undefined) hooks.close = closeExport(found.module ?? {}, found.exported);
+  if (hooks !== undefined) {
+    hooks.close = closeExport(found.module ?? {}, found.exported);
+    hooks.fetch = isFetchApp(found.exported);
+  }
   options.log.info({ app: spec }, `app=${spec}: serving ${found.what}`);
   return handler;
 }

@@ -95,3 +95,9 @@ export function umask(text: string): number {
   if (!/^0?[0-7]{1,3}$/.test(text)) throw new Invalid('expected an octal mask such as 022, 007 or 000');
   return parseInt(text, 8);
 }
+
+/** A cookie name: an HTTP token (RFC 6265 4.1.1), which needs no quoting anywhere. */
+export function cookieName(text: string): string {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/.test(text)) throw new Invalid('expected a cookie name of letters, digits and !#$%&\'*+-.^_`|~ (at most 64)');
+  return text;
+}

@@ -6,7 +6,7 @@ import { maxHeaderSize } from 'node:http';
 import { UsageError } from '../shared/errors.js';
 import { defaultBacklog, defaultMaxConns } from './system-limits.js';
 import { containerPlace } from '../shared/container.js';
-import { Invalid, account, appModule, boolean, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
+import { Invalid, account, appModule, boolean, cookieName, envEntry, filePath, host, integer, octalMode, oneOf, socketPath, umask, urlPath } from './option-values.js';
 
 export type Method = 'prefork' | 'threaded';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -40,8 +40,12 @@ export interface Options {
   outlog: string | undefined;
   errlog: string | undefined;
   debug: boolean;
-  /** fetch handlers: the workers' global Response is FastResponse. */
-  fastresponse: boolean;
+  /** The workers' global Response is FastResponse: true, false, or undefined for "when the app is a fetch handler". */
+  fastresponse: boolean | undefined;
+  /** Each client's requests go to the worker that served its first (a route cookie). */
+  sticky: boolean;
+  /** The route cookie's name. */
+  stickycookie: string;
   touchreload: string | undefined;
   timeout: number;
   slowlog: number;
@@ -124,7 +128,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'errlog', value: 'FILE', defaultText: '/dev/null when daemonizing', help: 'file for standard error (the log)', parse: filePath },
   { name: 'applog', value: 'raw|json', default: 'raw', help: "the app's standard output and error: raw (as written: to outlog and errlog, or the terminal) or json (each line a JSON record in runfcgi's log, with the worker's id and the stream: one stream that kubectl logs and log shippers parse)", parse: oneOf<AppLog>({ raw: 'raw', json: 'json' }) },
   { name: 'debug', value: 'true|false', default: false, help: 'show error details (stack traces) in 500 responses', parse: boolean },
-  { name: 'fastresponse', value: 'true|false', default: false, help: "fetch handlers: the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20)", parse: boolean },
+  { name: 'fastresponse', value: 'true|false', defaultText: 'true for a fetch handler, else false', help: "the workers' global Response becomes runfcgi's FastResponse, whose string, bytes and JSON bodies are written without web streams (faster, most of all on Node 20; as @hono/node-server does); false keeps Node's own Response (see docs/state.md)", parse: boolean },
+  { name: 'sticky', value: 'true|false', default: false, help: "sticky sessions: a client's requests go to the worker that served its first one (a route cookie runfcgi sets), for apps that keep sessions or sockets in memory; a client whose worker is gone moves to another (see docs/state.md)", parse: boolean },
+  { name: 'stickycookie', value: 'NAME', default: 'runfcgi_route', help: 'with sticky=true: the name of the route cookie', parse: cookieName },
   { name: 'touchreload', value: 'FILE', help: "reload gracefully whenever this file's modification time changes (touch mysite.fcgi)", parse: filePath },
   { name: 'timeout', value: 'SECONDS', default: 0, help: 'seconds a request may run (0 = no limit): a longer one is ended (504 if nothing was sent yet) and logged with method and URI; a worker whose event loop does not answer for this long is replaced', parse: integer(0, 86400) },
   { name: 'slowlog', value: 'SECONDS', default: 0, help: 'seconds after which a request is logged as slow and counted in the status page (0 = never)', parse: integer(0, 86400) },
@@ -246,6 +252,9 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     for (const key of ['socketmode', 'socketowner', 'socketgroup'] as const) {
       if (g[key] !== undefined) throw new UsageError(`${key}= applies to a UNIX socket: give socket= as well`);
     }
+  }
+  if (g.stickycookie !== undefined && g.sticky !== true) {
+    throw new UsageError(`stickycookie=${g.stickycookie} applies to sticky sessions: give sticky=true as well`);
   }
   if (g.group !== undefined && g.user === undefined) {
     throw new UsageError(`group=${g.group} needs user= as well: the workers change user and group together`);

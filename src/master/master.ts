@@ -18,6 +18,7 @@ import { STOPPING_TITLE } from '../shared/procfs.js';
 import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 import { OnDemand } from './ondemand.js';
+import { StickyPool } from './sticky.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -49,6 +50,8 @@ export class Master {
   private readonly stats = new PoolStats();
   /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
   private readonly ondemand: OnDemand | null;
+  /** sticky=true: the workers' private sockets, and who takes routed requests. */
+  private readonly sticky: StickyPool | null;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -59,6 +62,7 @@ export class Master {
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
     this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake(), options.backlog) : null;
+    this.sticky = options.sticky ? new StickyPool(options) : null;
   }
 
   /**
@@ -73,7 +77,9 @@ export class Master {
       const signal = await this.signals.next(TICK_MS);
       if (signal !== null) this.dispatch(signal);
       this.step();
+      this.sticky?.update(this.slots.values());
     }
+    this.sticky?.close();
     touch?.close();
     if (this.phase.name === 'failed') {
       this.killAll();
@@ -238,7 +244,7 @@ export class Master {
     const maxRequests = this.options.maxrequests === 0 ? 0 : this.options.maxrequests + jitter;
     let worker: RuntimeWorker;
     try {
-      worker = this.runtime.spawn({ id, options: this.options, maxRequests }, this.listener.fd, this.setup.worker);
+      worker = this.runtime.spawn({ id, options: this.options, maxRequests, ...(this.sticky && { routes: this.sticky.where }) }, this.listener.fd, this.setup.worker);
     } catch (error) {
       this.fail(new RunfcgiError(`cannot start worker ${id}: ${(error as Error).message}`, EXIT_WORKER_BOOT));
       return;

@@ -14,6 +14,14 @@ export interface WorkerInit {
   options: Options;
   /** Requests before this worker retires (maxrequests plus jitter); 0 = never. */
   maxRequests: number;
+  /** sticky=true: where the workers' private sockets are, and this master's mark in route cookies. */
+  routes?: RouteDirectory;
+}
+
+/** sticky=true: worker N listens on `${dir}/N.sock`; its route cookie's value is `${mark}.${N}`. */
+export interface RouteDirectory {
+  dir: string;
+  mark: string;
 }
 
 export type ToMaster =
@@ -57,7 +65,9 @@ export type ToWorker =
    */
   | { [MARK]: 1; type: 'connection'; fd?: number }
   /** pm=ondemand on a systemd socket (fd 3): send a copy of fd 0 back (see ondemand.ts). */
-  | { [MARK]: 1; type: 'give-socket' };
+  | { [MARK]: 1; type: 'give-socket' }
+  /** sticky=true: the workers that take requests routed to them now (sent when that changes). */
+  | { [MARK]: 1; type: 'members'; ids: number[] };
 
 export const HEARTBEAT_MS = 100;
 

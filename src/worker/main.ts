@@ -15,6 +15,7 @@ import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.
 import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Serving } from './serve.js';
+import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
 import { withHeadLimit } from '../adapter/head-limit.js';
 import type { PoolStatus } from '../shared/pool-status.js';
@@ -213,9 +214,13 @@ function accessLogger(init: WorkerInit): { access: AdapterOptions['access']; des
 
 async function loadHandler(init: WorkerInit, log: Logger, access: AdapterOptions['access'], hooks: AppHooks): Promise<RequestHandler> {
   try {
-    // Before the app loads: what it takes of the global Response at load time is ours too.
-    if (init.options.fastresponse) installFastResponse();
-    return await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
+    // Asked for: before the app loads, so that what it takes of the global Response at load time is ours too.
+    if (init.options.fastresponse === true) installFastResponse();
+    const handler = await loadApp(init.options.app, { debug: init.options.debug, log, access }, init.options.cwd, hooks);
+    // By default a fetch handler gets it once loaded, as @hono/node-server swaps its light
+    // Response in when serve() is called; a (req, res) app keeps Node's own globals.
+    if (init.options.fastresponse === undefined && hooks.fetch === true) installFastResponse();
+    return handler;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return bootFailure(error instanceof RunfcgiError ? error.exitCode : EXIT_APP_LOAD, message);
@@ -261,6 +266,16 @@ async function main(): Promise<void> {
     return bootFailure(EXIT_WORKER_BOOT, `listen: ${e.code ?? e.message}`);
   }
 
+  let router: Router | undefined;
+  if (options.sticky && init.routes !== undefined) {
+    try {
+      await listenPrivately(server, init.routes, init.id);
+    } catch (error) {
+      return bootFailure(EXIT_WORKER_BOOT, `sticky=true: cannot listen on the worker's own socket in ${init.routes.dir}: ${(error as Error).message}`);
+    }
+    router = new Router(init.routes, init.id, options.stickycookie, options.protocol);
+  }
+
   let retiring = false;
   /** Leaves after the requests in progress, while the master starts a replacement. */
   const retire = (level: 'info' | 'warn', fields: object, why: string): void => {
@@ -283,6 +298,7 @@ async function main(): Promise<void> {
     onRequest: () => {
       if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire('info', { served: serving.accepted }, 'maxrequests reached');
     },
+    router,
   });
   // An error the app throws outside a request (a timer, an event, a promise
   // nobody awaits) would kill the worker and every request in it. Node's
@@ -315,6 +331,9 @@ async function main(): Promise<void> {
         return;
       case 'give-socket':
         giveSocket(server);
+        return;
+      case 'members':
+        router?.setMembers(m.ids);
         return;
     }
   });

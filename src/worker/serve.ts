@@ -30,6 +30,18 @@ export interface Serving {
   stop(graceMs: number): Promise<void>;
 }
 
+/** sticky=true: hands a request to the worker its route cookie names (see sticky/router.ts). */
+export interface RequestRouter {
+  /**
+   * True when `request` went to another worker, which counts and times it;
+   * false to serve it here. `here` serves it here after all (the owner left).
+   */
+  route(request: GatewayRequest, here: (request: GatewayRequest) => void): boolean;
+  /** Requests handed to other workers and not over yet: active there, not here. */
+  readonly forwarding: number;
+  isForwarded(request: GatewayRequest): boolean;
+}
+
 export interface ServeOptions {
   protocol?: 'fcgi' | 'scgi';
   connection?: Partial<ConnectionOptions>;
@@ -49,6 +61,7 @@ export interface ServeOptions {
   idleMs?: number;
   /** A connection that stops sending mid-request is ended after this (readtimeout=); 0 = never. */
   readMs?: number;
+  router?: RequestRouter | undefined;
 }
 
 const SWEEP_MS = 1000;
@@ -142,6 +155,14 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
   const idleMs = options.idleMs ?? 0;
   const readMs = options.readMs ?? 0;
   if (idleMs > 0 || readMs > 0) setInterval(() => sweep(connections, idleMs, readMs, log), SWEEP_MS).unref();
+  const router = options.router;
+  /** A request served by this worker: counted, timed, handled. */
+  const here = (request: GatewayRequest): void => {
+    accepted++;
+    clock?.running.add(request);
+    handler(request);
+    onRequest?.();
+  };
   server.on('connection', (socket: net.Socket) => {
     if (stopping) {
       socket.destroy();
@@ -164,16 +185,15 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     admission.add(connection);
     connection.on('request', (request: GatewayRequest) => {
       admission.began(connection);
-      accepted++;
-      clock?.running.add(request);
-      handler(request);
-      onRequest?.();
+      if (router === undefined || !router.route(request, here)) here(request);
     });
     connection.on('protocolError', (error: Error) => {
       log.warn({ remote: socket.remoteAddress, err: error.message }, 'closing connection after malformed input');
     });
     connection.on('limit', (why: string) => log.warn({ remote: socket.remoteAddress, why }, 'request refused over a limit'));
     connection.on('abort', (request: GatewayRequest, reason: Error) => {
+      // A forwarded request's owner counts its client leaving.
+      if (router?.isForwarded(request)) return;
       aborted++;
       log.debug({ ...describe(request), why: reason.message }, 'the client left: request closed');
     });
@@ -190,7 +210,7 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     get activeRequests() {
       let n = 0;
       for (const c of connections) n += c.activeRequests;
-      return n;
+      return n - (router?.forwarding ?? 0);
     },
     get accepted() {
       return accepted;

@@ -27,6 +27,12 @@ describe('documentation', () => {
     expect(() => execFileSync(process.execPath, ['scripts/docs.mjs'], { stdio: 'pipe' })).not.toThrow();
   });
 
+  it("docs/state.md's recipes are the files in examples/state/ that state-recipes.test.ts runs", () => {
+    const page = fs.readFileSync('docs/state.md', 'utf8');
+    const embedded = [...page.matchAll(/<!-- example:(\S+) -->/g)].map((m) => m[1]);
+    expect(embedded).toEqual(['state/session-memory.mjs', 'state/socketio.mjs', 'state/session-redis.mjs']);
+  });
+
   it('docs/deploy/containers.md embeds the container recipes the integration tests run (npm run docs)', () => {
     const page = fs.readFileSync('docs/deploy/containers.md', 'utf8');
     const embedded = [...page.matchAll(/<!-- example:(\S+) -->/g)].map((m) => m[1]);
