@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../helpers/differential.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { ROOT, freePort, need, runSync, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
+import { waitFor } from '../helpers/load.js';
 import { Jar, parallelRounds } from '../helpers/sticky.js';
 
 const RECIPES = path.join(ROOT, 'examples/state');
@@ -23,10 +23,10 @@ async function serveRecipe(dir: string, recipe: string, args: string[]): Promise
   const sock = path.join(dir, 'app.sock');
   const server = start([`app=${path.join(RECIPES, recipe)}`, `socket=${sock}`, 'maxchildren=2', 'minspare=2', 'maxspare=2', ...args]);
   await waitForListen(sock);
-  await until('two workers ready', () => {
+  await waitFor(() => {
     const r = runSync(['status', '--json', `socket=${sock}`]);
     return r.code === 0 && (JSON.parse(r.stdout) as { workers: { state: string }[] }).workers.filter((w) => w.state === 'ready').length === 2;
-  }, 60_000);
+  }, 60_000, 'two workers ready');
   return { sock, server, nginx: await nginxInFront(dir, `unix:${sock}`) };
 }
 
@@ -113,11 +113,11 @@ describe.runIf(need('nginx'))('docs/state.md recipes', () => {
       expect((await parallelRounds(jar, run.nginx.url('/me'), 3, 8)).statuses).toEqual(Array(24).fill(200));
       const old = (JSON.parse(runSync(['status', '--json', `socket=${run.sock}`]).stdout) as { workers: { id: number }[] }).workers.map((w) => w.id);
       run.server.child.kill('SIGHUP');
-      await until('fresh workers only', () => {
+      await waitFor(() => {
         const r = runSync(['status', '--json', `socket=${run.sock}`]);
         const workers = r.code === 0 ? (JSON.parse(r.stdout) as { workers: { id: number; state: string }[] }).workers : [];
         return workers.length === 2 && workers.every((w) => !old.includes(w.id) && w.state === 'ready');
-      }, 90_000);
+      }, 90_000, 'fresh workers only');
       expect((await parallelRounds(jar, run.nginx.url('/me'), 1, 8)).statuses).toEqual(Array(8).fill(200));
     });
   });

@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from '../helpers/differential.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { waitFor } from '../helpers/load.js';
 
 const APP = path.join(FIXTURES, 'state/socketio.mjs');
 
@@ -56,10 +56,10 @@ describe.runIf(need('nginx'))('socket.io (long-polling) with sticky=true, two wo
         const sock = path.join(dir, 'app.sock');
         server = start([`app=${APP}`, `socket=${sock}`, `method=${method}`, 'maxchildren=2', 'minspare=2', 'maxspare=2', 'sticky=true']);
         await waitForListen(sock);
-        await until('two workers ready', () => {
+        await waitFor(() => {
           const r = runSync(['status', '--json', `socket=${sock}`]);
           return r.code === 0 && (JSON.parse(r.stdout) as { workers: { state: string }[] }).workers.filter((w) => w.state === 'ready').length === 2;
-        }, 60_000);
+        }, 60_000, 'two workers ready');
         nginx = await nginxInFront(dir, `unix:${sock}`);
       });
       afterAll(async () => {

@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, until } from '../helpers/differential.js';
+import { rawRequest } from '../helpers/differential.js';
 import { nginxInFront, startNginx, type Nginx } from '../helpers/nginx.js';
 import { FIXTURES, need, runSync, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { waitFor } from '../helpers/load.js';
 import { Jar, parallelRounds } from '../helpers/sticky.js';
 
 const SESSION_APP = path.join(FIXTURES, 'state/session.mjs');
@@ -32,7 +33,7 @@ async function startBehindNginx(setup: Setup): Promise<Running> {
   const server = start([`app=${SESSION_APP}`, `socket=${sock}`, ...TWO, ...setup.args]);
   await waitForListen(sock);
   // Both workers up before the first request: a client must be able to land on either.
-  await until('two workers ready', () => poolStatus(sock).workers.filter((w) => w.state === 'ready').length === 2, 60_000);
+  await waitFor(() => poolStatus(sock).workers.filter((w) => w.state === 'ready').length === 2, 60_000, 'two workers ready');
   const nginx = setup.scgi
     ? await startNginx(dir, `location / { include /etc/nginx/scgi_params; scgi_pass unix:${sock}; }`)
     : await nginxInFront(dir, `unix:${sock}`);
@@ -102,28 +103,28 @@ describe.runIf(need('nginx'))('sticky=true through nginx, two workers', () => {
         expect(got.statuses).toEqual(Array(16).fill(200));
         expect(new Set(got.workers)).toEqual(new Set([worker]));
         const want = before.acceptedRequests + 17;
-        await until('the heartbeats to count 17 more requests', () => poolStatus(run.sock).acceptedRequests >= want, 30_000);
+        await waitFor(() => poolStatus(run.sock).acceptedRequests >= want, 30_000, 'the heartbeats to count 17 more requests');
         const after = poolStatus(run.sock);
         expect(after.acceptedRequests).toBe(want);
         const served = after.workers.map((w) => w.requests - (before.workers.find((b) => b.id === w.id)?.requests ?? 0));
         // One worker served the login and all 16 (wherever nginx sent them); the other, none of them.
         expect(served.sort((a, b) => a - b)).toEqual([0, 17]);
-        await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+        await waitFor(() => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000, 'no request active');
       });
 
       it('clients that leave are told to the worker serving them, and counted once, there', async () => {
         const { jar } = await login(run.nginx);
-        await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+        await waitFor(() => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000, 'no request active');
         const before = poolStatus(run.sock);
         const clients = Array.from({ length: 6 }, () => rawRequest(run.nginx.port, `GET /slow HTTP/1.1\r\nHost: localhost\r\nCookie: ${jar.header()}\r\n\r\n`));
         // Active in the worker that owns the session only: a forwarded request is not active where it passes through.
-        await until('6 requests active in one worker', () => {
+        await waitFor(() => {
           const active = poolStatus(run.sock).workers.map((w) => w.activeRequests).sort();
           return active.join() === '0,6';
-        }, 30_000);
+        }, 30_000, '6 requests active in one worker');
         for (const c of clients) c.socket.destroy();
-        await until('6 clients counted as gone', () => poolStatus(run.sock).abortedRequests >= before.abortedRequests + 6, 30_000);
-        await until('no request active', () => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000);
+        await waitFor(() => poolStatus(run.sock).abortedRequests >= before.abortedRequests + 6, 30_000, '6 clients counted as gone');
+        await waitFor(() => poolStatus(run.sock).workers.every((w) => w.activeRequests === 0), 30_000, 'no request active');
         expect(poolStatus(run.sock).abortedRequests).toBe(before.abortedRequests + 6);
       });
     });
@@ -143,10 +144,10 @@ describe.runIf(need('nginx'))('sticky=true through nginx, two workers', () => {
       const first = jar.cookies.get('runfcgi_route');
       const old = poolStatus(run.sock).workers.map((w) => w.id);
       run.server.child.kill('SIGHUP');
-      await until('the old workers gone, two fresh ones ready', () => {
+      await waitFor(() => {
         const workers = poolStatus(run.sock).workers;
         return workers.length === 2 && workers.every((w) => !old.includes(w.id) && w.state === 'ready');
-      }, 90_000);
+      }, 90_000, 'the old workers gone, two fresh ones ready');
       // Its session was in the old worker's memory: gone with it (sticky=true keeps a client with its worker, no more).
       const res = await jar.fetch(run.nginx.url('/me'));
       expect(res.status).toBe(401);
