@@ -16,6 +16,7 @@ import { STOPPING_TITLE } from '../shared/procfs.js';
 import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 import { OnDemand } from './ondemand.js';
+import { Relay, type PassedHandle } from './relay.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -54,6 +55,8 @@ export class Master {
   private readonly stats = new PoolStats();
   /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
   private readonly ondemand: OnDemand | null;
+  /** Kept-alive connections from leaving workers, on their way to workers that stay. */
+  private readonly relay: Relay;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -63,6 +66,7 @@ export class Master {
     this.log = log;
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
+    this.relay = new Relay(log);
     this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake()) : null;
   }
 
@@ -164,6 +168,7 @@ export class Master {
     if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
     this.listenerClosed = true;
     this.ondemand?.close();
+    this.relay.close();
     this.listener.close();
     this.listener.cleanup();
   }
@@ -220,6 +225,7 @@ export class Master {
     this.slots.set(id, slot);
     worker.on('message', (m: unknown, handle?: unknown) => {
       if (isOurs(m) && (m as ToMaster).type === 'socket') this.ondemand?.takeSocket(handle);
+      else if (isOurs(m) && (m as ToMaster).type === 'pass') this.relay.take(handle as PassedHandle, (m as { rest: string }).rest, this.slots.values());
       else if (isOurs(m)) this.onMessage(slot, m as ToMaster);
     });
     worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
@@ -244,6 +250,7 @@ export class Master {
           this.onReady?.();
         }
         this.ondemand?.handOver(slot);
+        this.relay.place(this.slots.values());
         this.retireStale();
         return;
       case 'heartbeat':
@@ -325,10 +332,15 @@ export class Master {
     this.signals.wake();
   }
 
-  private stopWorker(slot: Slot, graceMs: number, force: boolean): void {
+  /**
+   * `handOff`: the worker gives its kept-alive connections to the workers
+   * that stay (see relay.ts), where a worker process can (a thread cannot
+   * give a descriptor away: it keeps serving them until the web server closes them or graceMs ends).
+   */
+  private stopWorker(slot: Slot, graceMs: number, force: boolean, handOff = false): void {
     if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
     slot.state = 'stopping';
-    slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs }));
+    slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs, handOff }));
     // A worker that does not leave in time, or cannot hear us, is ended:
     // graceMs for its requests, graceMs more for the app's shutdown hooks.
     setTimeout(() => {
@@ -347,7 +359,7 @@ export class Master {
     const pending = [...this.slots.values()].filter((s) => !s.stale && s.state === 'starting').length;
     // Keep old workers serving until the new ones can take over.
     const canStop = pending === 0 ? stale.length : Math.min(stale.length, fresh);
-    for (const slot of stale.slice(0, canStop)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+    for (const slot of stale.slice(0, canStop)) this.stopWorker(slot, this.options.graceperiod * 1000, false, true);
   }
 
   private checkHeartbeats(): void {
@@ -389,7 +401,7 @@ export class Master {
     const idle = spareSlots.sort((a, b) => a.active - b.active || b.startedAt - a.startedAt);
     for (const slot of idle.slice(0, retire)) {
       this.log.info({ worker: slot.id }, 'more spare workers than maxspare: stopping one');
-      this.stopWorker(slot, this.options.graceperiod * 1000, false);
+      this.stopWorker(slot, this.options.graceperiod * 1000, false, true);
     }
   }
 }

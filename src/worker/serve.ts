@@ -25,9 +25,24 @@ export interface Serving {
   /**
    * Stops accepting, lets requests in progress finish for up to `graceMs`,
    * then closes what is left. Resolves once every connection is gone.
+   * What becomes of a kept-alive connection, see Leaving.
    */
-  stop(graceMs: number): Promise<void>;
+  stop(graceMs: number, leaving?: Leaving): Promise<void>;
+  /** Serves a connection accepted elsewhere (pm=ondemand's master, a leaving worker), `rest` first. */
+  adopt(socket: net.Socket, rest?: Buffer): void;
 }
+
+/**
+ * What a stop does with a kept-alive FastCGI connection, which the web server
+ * may be writing the next request on at any moment (nginx retries a GET on
+ * another connection when we close one under it, never a POST):
+ * - { pass }: hand it over between requests (see FcgiConnection.handOff):
+ *   `pass` sends the socket and `rest` away and calls `done` once sent;
+ * - 'keep': serve it on until the web server closes it, for up to half of
+ *   the grace, then close it between requests (a thread: it cannot pass);
+ * - 'close': close it between requests (the whole server stops).
+ */
+export type Leaving = 'close' | 'keep' | { pass: (socket: net.Socket, rest: Buffer, done: () => void) => void };
 
 export interface ServeOptions {
   protocol?: 'fcgi' | 'scgi';
@@ -139,11 +154,19 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
   const idleMs = options.idleMs ?? 0;
   const readMs = options.readMs ?? 0;
   if (idleMs > 0 || readMs > 0) setInterval(() => sweep(connections, idleMs, readMs, log), SWEEP_MS).unref();
-  server.on('connection', (socket: net.Socket) => {
-    if (stopping) {
-      socket.destroy();
-      return;
+  let leavingHow: Leaving = 'close';
+  /** A stopping worker's treatment of one connection (see Leaving). */
+  const leave = (c: Connection): void => {
+    if (typeof leavingHow === 'object' && c instanceof FcgiConnection) {
+      const pass = leavingHow.pass;
+      c.once('handoff', (rest: Buffer) => pass(c.socket as net.Socket, rest, () => c.destroy()));
+      c.handOff();
+    } else if (leavingHow !== 'keep') {
+      c.close();
     }
+  };
+
+  const accept = (socket: net.Socket, rest?: Buffer): void => {
     if (connections.size >= maxConns) {
       log.warn({ connections: connections.size }, 'connection refused: maxconns reached');
       socket.destroy();
@@ -173,6 +196,14 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       log.debug({ ...describe(request), why: reason.message }, 'the client left: request closed');
     });
     connection.on('close', () => connections.delete(connection));
+    // What the previous owner had read already comes before anything the socket brings.
+    if (rest !== undefined && rest.length > 0 && connection instanceof FcgiConnection) connection.feed(rest);
+    // Given to us while we leave too: on it goes, like our own.
+    if (stopping) leave(connection);
+  };
+  server.on('connection', (socket: net.Socket) => {
+    if (stopping) socket.destroy();
+    else accept(socket);
   });
 
   return {
@@ -197,10 +228,19 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       return aborted;
     },
     oldest: () => clock?.oldest(),
-    stop(graceMs: number): Promise<void> {
+    adopt: accept,
+    stop(graceMs: number, how: Leaving = 'close'): Promise<void> {
       stopping = true;
+      leavingHow = how;
       server.close();
-      for (const c of connections) c.close();
+      for (const c of connections) leave(c);
+      if (how === 'keep') {
+        const late = setTimeout(() => {
+          leavingHow = 'close';
+          for (const c of connections) c.close();
+        }, graceMs / 2);
+        late.unref();
+      }
       return new Promise((resolve) => {
         const check = (): void => {
           if (connections.size > 0) return;

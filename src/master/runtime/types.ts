@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { ToWorker, WorkerInit } from '../../shared/messages.js';
+import type { PassedHandle } from '../relay.js';
 
 /**
  * A started worker. Emits 'message' (anything the worker sent; the master
@@ -17,6 +18,11 @@ export interface RuntimeWorker extends EventEmitter {
   kill(): void;
   /** Gives the worker a connection the master accepted (pm=ondemand); the master's copy is gone after. */
   adopt(socket: Socket): void;
+  /**
+   * Gives the worker a kept-alive connection another worker gave away, with
+   * the bytes read from it already (base64); the master's copy is closed once sent.
+   */
+  pass(handle: PassedHandle, rest: string): void;
 }
 
 /** What every worker of a pool starts with. */

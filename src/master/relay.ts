@@ -1,0 +1,71 @@
+// Kept-alive connections that leaving workers give away, passed on to workers that stay (lossless worker changes).
+
+import type { Logger } from '../shared/log.js';
+import type { Slot } from './slot.js';
+
+/** A connection's descriptor as the master holds it between two workers: a libuv handle, never read here. */
+export interface PassedHandle {
+  close(): void;
+}
+
+interface Held {
+  handle: PassedHandle;
+  rest: string;
+}
+
+/**
+ * A worker that leaves (reload, maxrequests, maxmemory, a smaller pool)
+ * would lose a request if it closed a kept-alive connection while the web
+ * server was writing the next one on it: nginx retries a GET elsewhere, but
+ * never a POST. So it stops reading the connection between requests and
+ * sends it here (the descriptor, and the bytes it had read already); the
+ * master never reads it, only hands it to a worker that stays. The web
+ * server sees no close, and a request it sent meanwhile waits in the
+ * kernel for the new worker. Until a worker can take one, it is held.
+ */
+export class Relay {
+  private held: Held[] = [];
+  private passed = 0;
+  private readonly log: Logger;
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  /** A connection came from a leaving worker: on to a worker that stays, or held until one is ready. */
+  take(handle: PassedHandle, rest: string, slots: Iterable<Slot>): void {
+    this.held.push({ handle, rest });
+    this.place(slots);
+  }
+
+  /** Hands what is held to the workers that can take it (called when a worker becomes ready). */
+  place(slots: Iterable<Slot>): void {
+    if (this.held.length === 0) return;
+    const takers = [...slots].filter(canTake);
+    if (takers.length === 0) return;
+    for (const { handle, rest } of this.held.splice(0)) {
+      // The least loaded one: several connections from one leaving worker spread out.
+      const slot = takers.reduce((a, b) => (b.active + b.handedTo < a.active + a.handedTo ? b : a));
+      slot.handedTo++;
+      slot.worker.pass(handle, rest);
+      this.passed++;
+      this.log.debug({ worker: slot.id, restBytes: Math.floor((rest.length * 3) / 4) }, 'kept-alive connection passed on');
+    }
+  }
+
+  /** Connections passed on since start (the status page's figure, and the tests'). */
+  get count(): number {
+    return this.passed;
+  }
+
+  /** Nobody will take them (the master stops): the connections close. */
+  close(): void {
+    if (this.held.length > 0) this.log.warn({ connections: this.held.length }, 'kept-alive connections from leaving workers closed: no worker left to take them');
+    for (const { handle } of this.held.splice(0)) handle.close();
+  }
+}
+
+/** A worker that takes connections: ready, and neither leaving nor to be replaced. */
+function canTake(slot: Slot): boolean {
+  return slot.state === 'ready' && !slot.retiring && !slot.stale;
+}
