@@ -95,6 +95,7 @@ export class Master {
       throw this.bootFailure;
     }
     this.releaseListener();
+    await this.relay.finish();
   }
 
   /** Workers live now, for tests and the status page. */
@@ -141,6 +142,8 @@ export class Master {
     if (how === 'graceful' && handover && this.listener.canHandOver) {
       this.handoverSince = Date.now();
       this.listener.announceHandover();
+      // Threads never give their connections away (see stopWorker).
+      if (this.runtime.name === 'prefork') this.relay.offerToSuccessor(this.listener.address);
       this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
       return;
     }
@@ -148,10 +151,11 @@ export class Master {
     this.stopWorkers();
   }
 
-  private stopWorkers(): void {
+  /** `handOff`: a successor serves now; the workers' kept-alive connections go on to it. */
+  private stopWorkers(handOff = false): void {
     const graceMs = this.stopping === 'now' ? 0 : this.options.graceperiod * 1000;
     this.log.info({ graceMs }, this.stopping === 'now' ? 'stopping now' : 'stopping gracefully');
-    for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true);
+    for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true, handOff);
   }
 
   private checkHandover(): void {
@@ -159,7 +163,7 @@ export class Master {
     if (!takenOver && Date.now() < handoverDeadline(this.handoverSince, this.options.pidfile)) return;
     if (takenOver) this.log.info('a successor took the socket over');
     this.handoverSince = 0;
-    this.stopWorkers();
+    this.stopWorkers(this.relay.successorServes(takenOver));
   }
 
   /** Our copy of the socket goes once no worker watches it (threads share it on fd 0). */
@@ -168,7 +172,6 @@ export class Master {
     if ([...this.slots.values()].some((s) => !s.released && s.state !== 'dead')) return;
     this.listenerClosed = true;
     this.ondemand?.close();
-    this.relay.close();
     this.listener.close();
     this.listener.cleanup();
   }
@@ -243,6 +246,8 @@ export class Master {
           this.booted = true;
           try {
             this.listener.publish();
+            // A predecessor that is stopping may have kept-alive connections for our workers.
+            this.relay.takeFromPredecessor(this.listener.address, () => this.slots.values());
           } catch (error) {
             this.fail(error as RunfcgiError);
             return;
@@ -332,11 +337,7 @@ export class Master {
     this.signals.wake();
   }
 
-  /**
-   * `handOff`: the worker gives its kept-alive connections to the workers
-   * that stay (see relay.ts), where a worker process can (a thread cannot
-   * give a descriptor away: it keeps serving them until the web server closes them or graceMs ends).
-   */
+  /** `handOff`: its kept-alive connections go to the workers that stay (relay.ts), from a process. */
   private stopWorker(slot: Slot, graceMs: number, force: boolean, handOff = false): void {
     if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
     slot.state = 'stopping';

@@ -1,6 +1,9 @@
 // Kept-alive connections that leaving workers give away, passed on to workers that stay (lossless worker changes).
 
 import type { Logger } from '../shared/log.js';
+import { offerConnections, receiveConnections, type ConnectionOffer } from './listener/connection-handover.js';
+import type { UvHandle } from './listener/ipc-pipe.js';
+import { HANDOVER_MS } from './listener/handover.js';
 import type { Slot } from './slot.js';
 
 /** A connection's descriptor as the master holds it between two workers: a libuv handle, never read here. */
@@ -26,6 +29,10 @@ interface Held {
 export class Relay {
   private held: Held[] = [];
   private passed = 0;
+  /** On a restart, once this master's workers all leave: where connections go on (the next master). */
+  private onward: ConnectionOffer | null = null;
+  /** On a restart: the offer to the next master, made when the handover is announced. */
+  private successor: ConnectionOffer | undefined;
   private readonly log: Logger;
 
   constructor(log: Logger) {
@@ -42,7 +49,11 @@ export class Relay {
   place(slots: Iterable<Slot>): void {
     if (this.held.length === 0) return;
     const takers = [...slots].filter(canTake);
-    if (takers.length === 0) return;
+    if (takers.length === 0) {
+      const onward = this.onward;
+      if (onward !== null) for (const { handle, rest } of this.held.splice(0)) onward.send(handle as UvHandle, rest);
+      return;
+    }
     for (const { handle, rest } of this.held.splice(0)) {
       // The least loaded one: several connections from one leaving worker spread out.
       const slot = takers.reduce((a, b) => (b.active + b.handedTo < a.active + a.handedTo ? b : a));
@@ -58,8 +69,36 @@ export class Relay {
     return this.passed;
   }
 
+  // --- restarts: from one master's workers to the next one's ---
+
+  /** A restart begins (SIGTERM with a handover): offer the connections to come to the next master. */
+  offerToSuccessor(address: string): void {
+    this.successor = offerConnections(address, this.log);
+  }
+
+  /**
+   * The next master serves (`takenOver`): from now on, what no worker here
+   * takes goes to it. True when the workers may give their connections up.
+   */
+  successorServes(takenOver: boolean): boolean {
+    if (!takenOver || this.successor === undefined) return false;
+    this.onward = this.successor;
+    return true;
+  }
+
+  /** A master that serves now takes what a stopping predecessor offers, if one does. */
+  takeFromPredecessor(address: string, slots: () => Iterable<Slot>): void {
+    receiveConnections(address, (handle, rest) => this.take(handle, rest, slots()), this.log);
+  }
+
+  /** The master stops: the next master takes what is still on its way, then the rest closes. */
+  async finish(): Promise<void> {
+    await this.successor?.finish(HANDOVER_MS);
+    this.close();
+  }
+
   /** Nobody will take them (the master stops): the connections close. */
-  close(): void {
+  private close(): void {
     if (this.held.length > 0) this.log.warn({ connections: this.held.length }, 'kept-alive connections from leaving workers closed: no worker left to take them');
     for (const { handle } of this.held.splice(0)) handle.close();
   }

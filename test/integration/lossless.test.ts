@@ -5,7 +5,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepLoading, waitFor, type LoadResult } from '../helpers/load.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
-import { need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { readPid, running } from '../helpers/processes.js';
+import { quitMaster, restartProject, runRestartScript } from '../helpers/restart.js';
+import { freePort, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const hasNginx = need('nginx');
 
@@ -106,5 +108,49 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
   it('maxmemory= recycling loses no POST', async () => {
     // 256 KiB kept per request: a worker passes 120 MB within a few hundred requests.
     await recycling('maxmem', 256, ['maxmemory=120'], 'maxmemory exceeded', 3);
+  }, 300_000);
+});
+
+const RESTART_TARGETS = {
+  'a UNIX socket': { listen: (d: string) => `socket=${d}/mysite.sock`, upstream: (d: string) => `unix:${d}/mysite.sock` },
+  'TCP': { listen: (_d: string, port: number) => `host=127.0.0.1 port=${port}`, upstream: (_d: string, port: number) => `127.0.0.1:${port}` },
+};
+
+describe.runIf(hasNginx).each(Object.entries(RESTART_TARGETS))('the restart script on %s under POST load, prefork', (_name, target) => {
+  let d: string;
+  let port: number;
+  let nginx: Nginx;
+
+  beforeAll(async () => {
+    d = tempDir();
+    port = await freePort();
+    writeApp(path.join(d, 'source.mjs'), 'v1');
+    restartProject(d, path.join(d, 'source.mjs'));
+    nginx = await nginxInFront(d, target.upstream(d, port));
+  });
+  afterAll(async () => {
+    await quitMaster(`${d}/mysite.pid`);
+    await nginx?.stop();
+    fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('3 restarts lose no POST: the kept-alive connections go on to the next master', async () => {
+    const restart = (): Promise<number | null> => runRestartScript(d, target.listen(d, port), 'minspare=2 maxspare=2 loglevel=debug');
+    expect(await restart()).toBe(0);
+    const traffic = keepLoading(nginx.url('/'), 8, POST);
+    await waitFor(() => traffic.result.ok >= 50, 60_000, '50 POSTs before the first restart');
+    const masters: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      masters.push(readPid(`${d}/mysite.pid`));
+      expect(await restart()).toBe(0);
+      const served = traffic.result.ok;
+      await waitFor(() => traffic.result.ok >= served + 50, 60_000, `50 POSTs after restart ${i + 1}`);
+    }
+    // The old masters leave once their connections went on.
+    await waitFor(() => masters.every((pid) => !running(pid)), 60_000, 'the old masters gone');
+    const r = await traffic.stop();
+    expect(r.failed, report(r)).toBe(0);
+    const log = fs.readFileSync(`${d}/err.log`, 'utf8');
+    expect(log).toContain('kept-alive connections taken over from the previous master');
   }, 300_000);
 });
