@@ -101,6 +101,24 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
     expect(lines(server, 'kept-alive connection passed on')).toBeGreaterThan(0);
   }
 
+  it('SIGTTOU (one worker fewer) loses no POST', async () => {
+    const app = path.join(dir, 'app-ttou.mjs');
+    writeApp(app, 'v1');
+    server = start([`app=${app}`, `socket=${sock}`, 'umask=000', 'minspare=3', 'maxspare=3', 'loglevel=debug']);
+    await waitForListen(sock);
+    const traffic = keepLoading(nginx.url('/'), 8, POST);
+    await waitFor(() => traffic.result.ok >= 50, 60_000, '50 POSTs first');
+    for (let stopped = 1; stopped <= 2; stopped++) {
+      server.child.kill('SIGTTOU');
+      await waitFor(() => lines(server!, 'worker stopped') >= stopped, 60_000, `${stopped} worker(s) stopped`);
+      const served = traffic.result.ok;
+      await waitFor(() => traffic.result.ok >= served + 50, 60_000, `50 POSTs after SIGTTOU ${stopped}`);
+    }
+    const r = await traffic.stop();
+    expect(r.failed, report(r)).toBe(0);
+    expect(lines(server, 'kept-alive connection passed on')).toBeGreaterThan(0);
+  }, 300_000);
+
   it('maxrequests= recycling loses no POST', async () => {
     await recycling('maxreq', 0, ['maxrequests=300'], 'maxrequests reached', 4);
   }, 300_000);
