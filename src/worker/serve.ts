@@ -64,6 +64,8 @@ export interface ServeOptions {
 }
 
 const SWEEP_MS = 1000;
+/** See stop(): when a hand-off still waits, it is logged. */
+const HANDOFF_SLOW_MS = 5000;
 
 /** idletimeout= and readtimeout=: the connections that sit idle, or send too slowly (slowloris). */
 function sweep(connections: Set<Connection>, idleMs: number, readMs: number, log: Logger): void {
@@ -234,6 +236,12 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       leavingHow = how;
       server.close();
       for (const c of connections) leave(c);
+      if (typeof how === 'object') {
+        // A hand-off waits for requests to end: one that takes this long is worth a line, with what it waits for.
+        setTimeout(() => {
+          for (const c of connections) if (c instanceof FcgiConnection && c.state === 'handing-off') log.info({ connection: c.describeHandOff() }, 'a kept-alive connection is still not handed on');
+        }, HANDOFF_SLOW_MS).unref();
+      }
       if (how === 'keep') {
         const late = setTimeout(() => {
           leavingHow = 'close';

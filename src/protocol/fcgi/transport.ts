@@ -67,6 +67,11 @@ export abstract class FcgiTransport extends EventEmitter {
   protected abstract waitingForRequestInput(): boolean;
   protected abstract onRecord(type: number, requestId: number, content: Buffer): void;
 
+  /** For a log line when a hand-off takes long: what it waits for. */
+  describeHandOff(): object {
+    return { phase: this.phase, activeRequests: this.activeRequests, pendingBytes: this.parser.pendingBytes, halted: this.parser.halted, unsentBytes: this.socket.writableLength };
+  }
+
   /** Where this connection is in its life. */
   get state(): Phase {
     return this.phase;
@@ -115,11 +120,16 @@ export abstract class FcgiTransport extends EventEmitter {
     this.onData(bytes);
   }
 
-  /** Handing off, and no request of this connection waits for input: stop reading here. */
+  /**
+   * Handing off, and no request of this connection waits for input: stop
+   * parsing at the next record boundary, and reading once there. Not before:
+   * a record still coming in parts (of a request that ended already, say
+   * one the web server aborted) must be read to its end, or it never ends.
+   */
   protected haltIfInputDone(): void {
-    if (this.phase !== 'handing-off' || this.parser.halted || this.waitingForRequestInput()) return;
-    this.parser.halt();
-    this.socket.pause();
+    if (this.phase !== 'handing-off' || this.waitingForRequestInput()) return;
+    if (!this.parser.halted) this.parser.halt();
+    if (this.parser.halted) this.socket.pause();
   }
 
   /**
@@ -179,7 +189,8 @@ export abstract class FcgiTransport extends EventEmitter {
     } finally {
       this.writer.release();
     }
-    // A record that was half in when we decided to close is complete now.
+    // A record that was half in when we decided to close (or hand off) is complete now.
+    if (this.phase === 'handing-off') this.haltIfInputDone();
     if (this.phase === 'closing' || this.phase === 'handing-off') this.settleIfIdle();
   };
 

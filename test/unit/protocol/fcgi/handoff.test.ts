@@ -132,6 +132,21 @@ describe('FastCGI connection hand-off', () => {
     expect(handoff()).toEqual(third);
   });
 
+  it('a record of an ended request still coming in parts is read to its end before the hand-off', async () => {
+    const { socket, c, handoff } = connection(true);
+    // Request 1 is answered; then a STDIN record for it (an inactive id: ignored) arrives in two pieces.
+    const late = stdinPart(1, 'y'.repeat(100));
+    socket.push(Buffer.concat([request(1, {}, 'a'), late.subarray(0, 30)]));
+    await settle();
+    c.handOff();
+    await settle();
+    expect(handoff()).toBeUndefined();
+    const next = request(2, {}, 'b');
+    socket.push(Buffer.concat([late.subarray(30), next]));
+    await settle();
+    expect(handoff()).toEqual(next);
+  });
+
   it('a connection the web server closed already is not handed off', async () => {
     const { socket, c, handoff } = connection(true);
     socket.push(request(1, {}, 'a'));
