@@ -5,7 +5,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import { privateDir } from './handover.js';
-import { ipcPipes, listenOnce, write, type PipeHandle, type UvHandle } from './ipc-pipe.js';
+import { ipcPipes, listenOnce, write, type Internals, type PipeHandle, type UvHandle } from './ipc-pipe.js';
 
 /**
  * The listening socket goes to the next master (handover.ts), but the
@@ -17,12 +17,22 @@ import { ipcPipes, listenOnce, write, type PipeHandle, type UvHandle } from './i
  */
 const ACK = 'A';
 
-/** The rendezvous of the restart of the socket at `address` ('unix:/path', 'tcp:host:port'). */
-function where(address: string, create: boolean): string | { error: string } {
-  const dir = privateDir(process.geteuid?.() ?? 0, create);
-  if (typeof dir !== 'string') return dir;
-  const key = crypto.createHash('sha256').update(address).digest('hex').slice(0, 24);
-  return path.join(dir, `conns-${key}.sock`);
+/**
+ * Where the master `pid` offers the connections of the socket at `address`
+ * ('unix:/path', 'tcp:host:port'). One per master: in back-to-back restarts a
+ * master may be stopping before its predecessor is gone, and the next one
+ * takes from both.
+ */
+function offerPath(dir: string, address: string, pid: number): string {
+  return path.join(dir, `${offerPrefix(address)}${pid}.sock`);
+}
+
+function offerPrefix(address: string): string {
+  return `conns-${crypto.createHash('sha256').update(address).digest('hex').slice(0, 24)}-`;
+}
+
+function ourDir(create: boolean): string | { error: string } {
+  return privateDir(process.geteuid?.() ?? 0, create);
 }
 
 export interface ConnectionOffer {
@@ -35,11 +45,12 @@ export interface ConnectionOffer {
 /** The old master's side: offers the connections its workers give up, to the next master. */
 export function offerConnections(address: string, log: Logger): ConnectionOffer | undefined {
   const ipc = ipcPipes();
-  const at = typeof ipc === 'string' ? { error: ipc } : where(address, true);
-  if (typeof ipc === 'string' || typeof at !== 'string') {
-    log.warn({ reason: typeof at === 'string' ? ipc : at.error }, 'kept-alive connections cannot go to the next master: they are closed between requests');
+  const dir = typeof ipc === 'string' ? { error: ipc } : ourDir(true);
+  if (typeof ipc === 'string' || typeof dir !== 'string') {
+    log.warn({ reason: typeof dir === 'string' ? ipc : dir.error }, 'kept-alive connections cannot go to the next master: they are closed between requests');
     return undefined;
   }
+  const at = offerPath(dir, address, process.pid);
   const queue: { handle: UvHandle; rest: string }[] = [];
   let pipe: PipeHandle | undefined;
   let inFlight: UvHandle | undefined;
@@ -99,8 +110,16 @@ export function offerConnections(address: string, log: Logger): ConnectionOffer 
  */
 export function receiveConnections(address: string, take: (handle: UvHandle, rest: string) => void, log: Logger): void {
   const ipc = ipcPipes();
-  const at = typeof ipc === 'string' ? undefined : where(address, false);
-  if (typeof ipc === 'string' || typeof at !== 'string' || !fs.existsSync(at)) return;
+  const dir = typeof ipc === 'string' ? undefined : ourDir(false);
+  if (typeof ipc === 'string' || typeof dir !== 'string') return;
+  const prefix = offerPrefix(address);
+  // Every stopping predecessor's offer, never our own (we may be stopping already ourselves).
+  for (const name of fs.readdirSync(dir)) {
+    if (name.startsWith(prefix) && name !== path.basename(offerPath(dir, address, process.pid))) receiveFrom(ipc, path.join(dir, name), take, log);
+  }
+}
+
+function receiveFrom(ipc: Internals, at: string, take: (handle: UvHandle, rest: string) => void, log: Logger): void {
   const pipe = new ipc.Pipe(ipc.types.IPC);
   let text = '';
   let handle: UvHandle | undefined;
