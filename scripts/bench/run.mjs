@@ -17,6 +17,7 @@ import { stickyBench } from './sticky.mjs';
 import { frameworks } from './frameworks.mjs';
 import { restartTable, restartUnderLoad } from './restart.mjs';
 import { onDemand } from './ondemand.mjs';
+import { lossless, losslessTable } from './lossless.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -315,6 +316,8 @@ if (!quick && !only && frameworksFlag === undefined) {
   sections.push(await onDemand());
   // The same on a UNIX socket and on TCP (the next master takes the socket over on both).
   sections.push(restartTable([await restartUnderLoad(PORT, HELLO), await restartUnderLoad(PORT, HELLO, PORT + 1)]));
+  // Worker changes under POST load, beside PHP-FPM (nginx retries a failed GET, never a POST).
+  sections.push(losslessTable(await lossless()));
 }
 if (frameworksFlag !== undefined || (!quick && !only)) sections.push(await frameworks({ port: PORT, rounds: ROUNDS, seconds: SECONDS, only: frameworksOnly }));
 

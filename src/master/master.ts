@@ -19,6 +19,7 @@ import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
 import { OnDemand } from './ondemand.js';
 import { StickyPool } from './sticky.js';
+import { Relay, type PassedHandle } from './relay.js';
 
 /** What the master is given besides its options. */
 export interface MasterSetup {
@@ -52,6 +53,8 @@ export class Master {
   private readonly ondemand: OnDemand | null;
   /** sticky=true: the workers' private sockets, and who takes routed requests. */
   private readonly sticky: StickyPool | null;
+  /** Kept-alive connections from leaving workers, on their way to workers that stay. */
+  private readonly relay: Relay;
 
   constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
     this.options = options;
@@ -61,6 +64,7 @@ export class Master {
     this.log = log;
     this.signals = signals;
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
+    this.relay = new Relay(log);
     this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake(), options.backlog) : null;
     this.sticky = options.sticky ? new StickyPool(options) : null;
   }
@@ -81,10 +85,17 @@ export class Master {
     }
     this.sticky?.close();
     touch?.close();
+    // Connections a leaving worker passed on, still on their way to a worker (or a successor master).
+    if (this.phase.name !== 'failed') await this.relay.finish();
     if (this.phase.name === 'failed') {
       this.killAll();
       throw this.phase.error;
     }
+  }
+
+  /** The workers of the current generation: the ones that take connections other workers hand over. */
+  private current(): Slot[] {
+    return [...this.slots.values()].filter((s) => s.generation === this.generation);
   }
 
   /** The master's current phase, for tests and the log. */
@@ -170,24 +181,27 @@ export class Master {
     if (how === 'graceful' && handover && this.listener.canHandOver) {
       this.phase = { name: 'handingOver', since: Date.now() };
       this.listener.announceHandover();
+      // Threads never give their connections away (see stopWorker).
+      if (this.runtime.name === 'prefork') this.relay.offerToSuccessor(this.listener.address);
       this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
       return;
     }
     this.stopWorkers(phase.name === 'draining' ? 'draining' : 'stopping', how);
   }
 
-  private stopWorkers(name: 'stopping' | 'draining', how: StopHow): void {
+  /** `handOff`: a successor serves now; the workers' kept-alive connections go on to it. */
+  private stopWorkers(name: 'stopping' | 'draining', how: StopHow, handOff = false): void {
     this.phase = { name, how };
     const graceMs = how === 'now' ? 0 : this.options.graceperiod * 1000;
     this.log.info({ graceMs }, how === 'now' ? 'stopping now' : 'stopping gracefully');
-    for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true);
+    for (const slot of this.slots.values()) this.stopWorker(slot, graceMs, true, handOff);
   }
 
   private checkHandover(since: number): void {
     const takenOver = this.listener.takenOver();
     if (!takenOver && Date.now() < handoverDeadline(since, this.options.pidfile)) return;
     if (takenOver) this.log.info('a successor took the socket over');
-    this.stopWorkers('stopping', 'graceful');
+    this.stopWorkers('stopping', 'graceful', this.relay.successorServes(takenOver));
   }
 
   /** Our copy of the socket goes once no worker watches it (threads share it on fd 0). */
@@ -253,6 +267,7 @@ export class Master {
     this.slots.set(id, slot);
     worker.on('message', (m: unknown, handle?: unknown) => {
       if (isOurs(m) && (m as ToMaster).type === 'socket') this.ondemand?.takeSocket(handle);
+      else if (isOurs(m) && (m as ToMaster).type === 'pass') this.relay.take(handle as PassedHandle, (m as { rest: string }).rest, this.current());
       else if (isOurs(m)) this.onMessage(slot, m as ToMaster);
     });
     worker.on('crash', (error: Error) => this.log.error({ worker: id, err: error }, 'worker thread crashed'));
@@ -273,6 +288,8 @@ export class Master {
           this.phase = { name: this.generation > 0 ? 'reloading' : 'serving' };
           try {
             this.listener.publish();
+            // A predecessor that is stopping may have kept-alive connections for our workers.
+            this.relay.takeFromPredecessor(this.listener.address, () => this.current());
           } catch (error) {
             this.fail(error as RunfcgiError);
             return;
@@ -280,6 +297,7 @@ export class Master {
           this.onReady?.();
         }
         this.ondemand?.handOver(slot);
+        this.relay.place(this.current());
         this.retireStale();
         return;
       case 'heartbeat': {
@@ -355,10 +373,11 @@ export class Master {
     this.signals.wake();
   }
 
-  private stopWorker(slot: Slot, graceMs: number, force: boolean): void {
+  /** `handOff`: its kept-alive connections go to the workers that stay (relay.ts), from a process. */
+  private stopWorker(slot: Slot, graceMs: number, force: boolean, handOff = false): void {
     if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
     slot.state = 'stopping';
-    slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs }));
+    slot.worker.send(tag<ToWorker>({ type: 'stop', graceMs, handOff }));
     // A worker that does not leave in time, or cannot hear us, is ended:
     // graceMs for its requests, graceMs more for the app's shutdown hooks.
     setTimeout(() => {
@@ -372,7 +391,7 @@ export class Master {
 
   /** After a reload: stop the stale workers as fresh ones are ready (pool.ts); the reload ends with the last. */
   private retireStale(): void {
-    for (const slot of staleToStop(this.slots.values(), this.generation)) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+    for (const slot of staleToStop(this.slots.values(), this.generation)) this.stopWorker(slot, this.options.graceperiod * 1000, false, true);
     if (this.phase.name !== 'reloading') return;
     for (const slot of this.slots.values()) if (slot.generation < this.generation) return;
     this.log.info({ workers: this.slots.size }, 'reloaded: every worker runs the new code');
@@ -419,7 +438,7 @@ export class Master {
     const idle = spareSlots.sort((a, b) => a.active - b.active || b.startedAt - a.startedAt);
     for (const slot of idle.slice(0, retire)) {
       this.log.info({ worker: slot.id }, 'more spare workers than maxspare: stopping one');
-      this.stopWorker(slot, this.options.graceperiod * 1000, false);
+      this.stopWorker(slot, this.options.graceperiod * 1000, false, true);
     }
   }
 }

@@ -28,6 +28,8 @@ export interface Slot {
   /** Requests whose client left before they were answered. */
   aborted: number;
   oldest: { method: string; uri: string; ms: number } | undefined;
+  /** Kept-alive connections the master passed to it from leaving workers (to spread them). */
+  handedTo: number;
   /** Bytes, as the worker last measured them (RSS, or a thread's heap and Buffers). */
   memory: number;
 }
@@ -39,7 +41,7 @@ const SATURATED_LAG_MS = 100;
 
 export function newSlot(id: number, worker: RuntimeWorker, generation = 0): Slot {
   const now = Date.now();
-  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, readyAt: 0, lagMs: 0, active: 0, served: 0, retiring: false, generation, failure: undefined, released: false, slow: 0, timedOut: 0, aborted: 0, oldest: undefined, memory: 0 };
+  return { id, worker, state: 'starting', startedAt: now, lastBeat: now, readyAt: 0, lagMs: 0, active: 0, served: 0, retiring: false, generation, failure: undefined, released: false, slow: 0, timedOut: 0, aborted: 0, oldest: undefined, handedTo: 0, memory: 0 };
 }
 
 /** Busy means its event loop is blocked or saturated, not that it has requests (it has many). */

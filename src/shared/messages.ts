@@ -48,22 +48,33 @@ export type ToMaster =
   | { [MARK]: 1; type: 'retiring' }
   /** The answer to 'give-socket': the worker's copy of the listening socket comes with it. */
   | { [MARK]: 1; type: 'socket' }
+  /**
+   * A leaving worker gives away a kept-alive connection between requests (its
+   * descriptor comes with the message): `rest`, base64, is what it had read
+   * past the last record it served, to be parsed first by the next worker.
+   */
+  | { [MARK]: 1; type: 'pass'; rest: string }
   /** The worker stopped accepting: its event loop no longer watches the listening socket. */
   | { [MARK]: 1; type: 'released' }
   /** The worker cannot serve: exitCode per the exit-code contract, and why. */
   | { [MARK]: 1; type: 'bootError'; exitCode: number; message: string };
 
 export type ToWorker =
-  /** Stop accepting, finish what is in progress within graceMs, exit 0. */
-  | { [MARK]: 1; type: 'stop'; graceMs: number }
+  /**
+   * Stop accepting, finish what is in progress within graceMs, exit 0.
+   * `handOff`: give each kept-alive connection back ('pass') once it is
+   * between requests, instead of closing it (another worker takes it on).
+   */
+  | { [MARK]: 1; type: 'stop'; graceMs: number; handOff?: boolean }
   | { [MARK]: 1; type: 'status'; id: number; status: PoolStatus }
   /** SIGUSR1: reopen the log files (logrotate renamed them). */
   | { [MARK]: 1; type: 'reopen' }
   /**
-   * pm=ondemand: the connection that woke the pool, accepted by the master.
+   * pm=ondemand: the connection that woke the pool, accepted by the master;
+   * or a connection another worker gave away ('pass'), with its `rest`.
    * A process gets the socket with the message; a thread, its descriptor.
    */
-  | { [MARK]: 1; type: 'connection'; fd?: number }
+  | { [MARK]: 1; type: 'connection'; fd?: number; rest?: string }
   /** pm=ondemand on a systemd socket (fd 3): send a copy of fd 0 back (see ondemand.ts). */
   | { [MARK]: 1; type: 'give-socket' }
   /** sticky=true: the workers that take requests routed to them now (sent when that changes). */

@@ -34,12 +34,27 @@ function argv(pid: number): string[] {
   }
 }
 
+/**
+ * Whether `pid` runs. A zombie does not: it has exited and only waits for its
+ * parent to read its status (a daemon's master whose parent is not init, under
+ * some supervisors), so `runfcgi stop` must not wait for it to go.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !isZombie(pid);
+}
+
+/** State Z in /proc/PID/stat (after the name in parentheses, which may itself hold ") "). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(') ') + 2).startsWith('Z');
+  } catch {
+    return false;
   }
 }
 

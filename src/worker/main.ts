@@ -14,7 +14,7 @@ import type { GatewayRequest } from '../adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
 import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
-import { serve, type Serving } from './serve.js';
+import { serve, type Leaving, type Serving } from './serve.js';
 import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
 import { withHeadLimit } from '../adapter/head-limit.js';
@@ -30,7 +30,12 @@ const channel: Channel = isMainThread
   ? { send: (m) => void process.send?.(m), onMessage: (l) => void process.on('message', l) }
   : { send: (m) => parentPort!.postMessage(m), onMessage: (l) => void parentPort!.on('message', l) };
 
-const MEMORY_CHECK_MS = 1000;
+/**
+ * maxmemory= is checked this often: at once a second, a worker leaking fast
+ * peaked at 1.7x the limit before it retired; reading the RSS costs a few
+ * microseconds, ten times a second is nothing beside a request.
+ */
+const MEMORY_CHECK_MS = 100;
 
 function readInit(): WorkerInit {
   if (!isMainThread) return workerData as WorkerInit;
@@ -99,14 +104,19 @@ function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
 
 /**
  * pm=ondemand: the connection that woke the pool was accepted by the master;
- * it is served here as if this worker had accepted it.
+ * or a leaving worker gave a kept-alive one away, with the bytes it had read
+ * (`rest`, base64), as a bare handle. Served here as if this worker had accepted it.
  */
-function adopt(server: net.Server, fd: number | undefined, handle: unknown): void {
-  const socket = handle instanceof net.Socket ? handle : fd !== undefined ? new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true }) : undefined;
+function adopt(serving: Serving, fd: number | undefined, handle: unknown, rest: string | undefined): void {
+  let socket: net.Socket | undefined;
+  if (handle instanceof net.Socket) socket = handle;
+  // Node's own option for a socket over a handle it got (undocumented, as child_process uses it).
+  else if (handle !== undefined && handle !== null) socket = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen: true } as net.SocketConstructorOpts);
+  else if (fd !== undefined) socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
   if (socket === undefined) return;
   // As the server's own connections are (net.createServer({ allowHalfOpen: true })).
   socket.allowHalfOpen = true;
-  server.emit('connection', socket);
+  serving.adopt(socket, rest === undefined ? undefined : Buffer.from(rest, 'base64'));
 }
 
 /**
@@ -123,14 +133,51 @@ function giveSocket(server: net.Server): void {
 
 let leaving = false;
 
+interface SocketHandle {
+  reading?: boolean;
+  readStop?(): number;
+}
+
+/**
+ * A kept-alive connection, between requests, goes to the master for a worker
+ * that stays (see master/relay.ts). Its handle stops reading first, so that
+ * whatever the web server sends from now on waits in the kernel for the next
+ * worker; it goes as a bare handle, and our copy closes once it is sent.
+ */
+function passConnection(socket: net.Socket, rest: Buffer, done: () => void, log: Logger): void {
+  const handle = (socket as unknown as { _handle?: SocketHandle | null })._handle;
+  if (handle == null || process.send === undefined) {
+    done();
+    return;
+  }
+  handle.reading = false;
+  handle.readStop?.();
+  const sent = process.send(tag<ToMaster>({ type: 'pass', rest: rest.toString('base64') }), handle as unknown as net.Socket, undefined, (error) => {
+    if (error) log.warn({ err: error.message }, 'a kept-alive connection could not be passed on: closed');
+    done();
+  });
+  if (!sent) log.debug('passing connections: the IPC channel is backed up');
+}
+
+/**
+ * What a leaving worker does with its kept-alive connections: a process hands
+ * them on when the master asks (reload, retirement); a thread cannot give a
+ * descriptor away and serves them on until the web server closes them.
+ */
+function leavingHow(handOff: boolean, log: Logger): Leaving {
+  if (!handOff) return 'close';
+  if (!isMainThread || process.send === undefined) return 'keep';
+  return { pass: (socket, rest, done) => passConnection(socket, rest, done, log) };
+}
+
 /**
  * Stop accepting, finish within graceMs, let the app clean up (its close()
  * export, SIGTERM) within graceMs more, and exit.
  */
-async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Logger): Promise<void> {
+async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Logger, handOff: boolean): Promise<void> {
   if (leaving) return;
   leaving = true;
-  const done = serving.stop(graceMs);
+  const done = serving.stop(graceMs, leavingHow(handOff, log));
   // The listening socket is out of this worker's event loop now. A process
   // lets go of its copy at once, so a new master can bind the port; threads
   // share fd 0 with the master, which closes it once every thread said so.
@@ -283,7 +330,10 @@ async function main(): Promise<void> {
     retiring = true;
     log[level](fields, `${why}: retiring after the requests in progress`);
     channel.send(tag<ToMaster>({ type: 'retiring' }));
-    void leave(serving, options.graceperiod * 1000, hooks, log);
+    // The master starts a replacement; a process's kept-alive connections go
+    // to the workers that stay. A thread closes them between requests: to
+    // serve them on would keep it (and what made it retire) for long.
+    void leave(serving, options.graceperiod * 1000, hooks, log, isMainThread);
   };
   const serving: Serving = serve(server, handler, log, {
     protocol: options.protocol,
@@ -316,7 +366,7 @@ async function main(): Promise<void> {
     const m = message as ToWorker;
     switch (m.type) {
       case 'stop':
-        void leave(serving, m.graceMs, hooks, log);
+        void leave(serving, m.graceMs, hooks, log, m.handOff === true);
         return;
       case 'status':
         snapshotWaiters.get(m.id)?.(m.status);
@@ -327,7 +377,7 @@ async function main(): Promise<void> {
         accessLog.destination?.reopen();
         return;
       case 'connection':
-        adopt(server, m.fd, handle);
+        adopt(serving, m.fd, handle, m.rest);
         return;
       case 'give-socket':
         giveSocket(server);

@@ -26,8 +26,11 @@ export interface Serving {
   /**
    * Stops accepting, lets requests in progress finish for up to `graceMs`,
    * then closes what is left. Resolves once every connection is gone.
+   * What becomes of a kept-alive connection, see Leaving.
    */
-  stop(graceMs: number): Promise<void>;
+  stop(graceMs: number, leaving?: Leaving): Promise<void>;
+  /** Serves a connection accepted elsewhere (pm=ondemand's master, a leaving worker), `rest` first. */
+  adopt(socket: net.Socket, rest?: Buffer): void;
 }
 
 /** sticky=true: hands a request to the worker its route cookie names (see sticky/router.ts). */
@@ -41,6 +44,18 @@ export interface RequestRouter {
   readonly forwarding: number;
   isForwarded(request: GatewayRequest): boolean;
 }
+
+/**
+ * What a stop does with a kept-alive FastCGI connection, which the web server
+ * may be writing the next request on at any moment (nginx retries a GET on
+ * another connection when we close one under it, never a POST):
+ * - { pass }: hand it over between requests (see FcgiConnection.handOff):
+ *   `pass` sends the socket and `rest` away and calls `done` once sent;
+ * - 'keep': serve it on until the web server closes it, for up to half of
+ *   the grace, then close it between requests (a thread: it cannot pass);
+ * - 'close': close it between requests (the whole server stops).
+ */
+export type Leaving = 'close' | 'keep' | { pass: (socket: net.Socket, rest: Buffer, done: () => void) => void };
 
 export interface ServeOptions {
   protocol?: 'fcgi' | 'scgi';
@@ -65,6 +80,8 @@ export interface ServeOptions {
 }
 
 const SWEEP_MS = 1000;
+/** See stop(): when a hand-off still waits, it is logged. */
+const HANDOFF_SLOW_MS = 5000;
 
 /** idletimeout= and readtimeout=: the connections that sit idle, or send too slowly (slowloris). */
 function sweep(connections: Set<Connection>, idleMs: number, readMs: number, log: Logger): void {
@@ -163,11 +180,20 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     handler(request);
     onRequest?.();
   };
-  server.on('connection', (socket: net.Socket) => {
-    if (stopping) {
-      socket.destroy();
-      return;
+  let leavingHow: Leaving = 'close';
+  /** A stopping worker's treatment of one connection (see Leaving). */
+  const leave = (c: Connection): void => {
+    if (typeof leavingHow === 'object' && c instanceof FcgiConnection) {
+      const pass = leavingHow.pass;
+      c.once('handoff', (rest: Buffer) => pass(c.socket as net.Socket, rest, () => c.destroy()));
+      c.handOff();
+    } else if (leavingHow !== 'keep') {
+      c.close();
     }
+  };
+
+  /** `rest`: a kept-alive connection another worker handed over, with what it had read of it. */
+  const accept = (socket: net.Socket, rest?: Buffer): void => {
     // A UNIX socket has no peer address: its file's permissions decide who connects.
     const peer = socket.remoteAddress;
     if (allowed !== undefined && peer !== undefined && !allowed(peer)) {
@@ -201,6 +227,16 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       connections.delete(connection);
       admission.remove(connection);
     });
+    // A handed-over connection is the web server's, between requests: never shed, never timed as silent.
+    if (rest !== undefined) admission.began(connection);
+    // What the previous owner had read already comes before anything the socket brings.
+    if (rest !== undefined && rest.length > 0 && connection instanceof FcgiConnection) connection.feed(rest);
+    // Given to us while we leave too: on it goes, like our own.
+    if (stopping) leave(connection);
+  };
+  server.on('connection', (socket: net.Socket) => {
+    if (stopping) socket.destroy();
+    else accept(socket);
   });
 
   return {
@@ -225,11 +261,26 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
       return aborted;
     },
     oldest: () => clock?.oldest(),
-    stop(graceMs: number): Promise<void> {
+    adopt: accept,
+    stop(graceMs: number, how: Leaving = 'close'): Promise<void> {
       stopping = true;
       admission.stop();
+      leavingHow = how;
       server.close();
-      for (const c of connections) c.close();
+      for (const c of connections) leave(c);
+      if (typeof how === 'object') {
+        // A hand-off waits for requests to end: one that takes this long is worth a line, with what it waits for.
+        setTimeout(() => {
+          for (const c of connections) if (c instanceof FcgiConnection && c.state === 'handing-off') log.info({ connection: c.describeHandOff() }, 'a kept-alive connection is still not handed on');
+        }, HANDOFF_SLOW_MS).unref();
+      }
+      if (how === 'keep') {
+        const late = setTimeout(() => {
+          leavingHow = 'close';
+          for (const c of connections) c.close();
+        }, graceMs / 2);
+        late.unref();
+      }
       return new Promise((resolve) => {
         const check = (): void => {
           if (connections.size > 0) return;

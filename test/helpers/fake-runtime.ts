@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Listener } from '../../src/master/listener/bind.js';
-import type { RuntimeWorker, WorkerRuntime } from '../../src/master/runtime/types.js';
+import type { PassedHandle, RuntimeWorker, WorkerRuntime } from '../../src/master/runtime/types.js';
 import { HEARTBEAT_MS, tag, type ToMaster, type ToWorker, type WorkerInit } from '../../src/shared/messages.js';
 
 export class FakeWorker extends EventEmitter implements RuntimeWorker {
@@ -31,6 +31,13 @@ export class FakeWorker extends EventEmitter implements RuntimeWorker {
   }
 
   adopt(_socket: Socket): void {}
+
+  /** Connections handed to this worker by the master (a leaving worker's kept-alive ones). */
+  readonly passed: PassedHandle[] = [];
+
+  pass(handle: PassedHandle): void {
+    this.passed.push(handle);
+  }
 
   say(message: Parameters<typeof tag<ToMaster>>[0]): void {
     this.emit('message', tag<ToMaster>(message));

@@ -15,17 +15,28 @@ export interface LoadResult {
   errors: string[];
 }
 
-/** One request (a GET unless `init` says otherwise), counted: a 200 is ok; another status, or no answer, failed. */
-async function getCounted(url: string, result: LoadResult, init: RequestInit = {}, onAnswer?: (body: string) => void): Promise<void> {
+/**
+ * A POST whose body the app must read (nginx retries a GET that meets a
+ * closed upstream connection on another one, never a POST: lossless is
+ * proven with these). `expect`: what the answer must contain.
+ */
+export interface Post {
+  body: string;
+  expect?: string;
+}
+
+/** One GET (or POST), counted: a 200 is ok; another status, or no answer, failed. `onAnswer` sees each ok body. */
+async function getCounted(url: string, result: LoadResult, post?: Post, onAnswer?: (body: string) => void): Promise<void> {
   try {
+    const init: RequestInit = post === undefined ? {} : { method: 'POST', body: post.body, headers: { 'content-type': 'text/plain' } };
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-    const body = await res.text();
-    if (res.status === 200) {
+    const text = await res.text();
+    if (res.status === 200 && (post?.expect === undefined || text.includes(post.expect))) {
       result.ok++;
-      onAnswer?.(body);
+      onAnswer?.(text);
       return;
     }
-    result.errors.push(`status ${res.status}`);
+    result.errors.push(`status ${res.status}: ${text.slice(0, 100)}`);
   } catch (error) {
     result.errors.push(String(error));
   }
@@ -50,8 +61,8 @@ export async function load(url: string, total: number, concurrency: number): Pro
  * Keeps sending requests until stopped; for "while something happens" tests.
  * `result` counts so far: wait on it (waitFor) rather than on the clock.
  */
-export function keepLoading(url: string, concurrency: number, init: RequestInit = {}, onAnswer?: (body: string) => void): { result: LoadResult; stop(): Promise<LoadResult> } {
-  return keepGoing(concurrency, (result) => getCounted(url, result, init, onAnswer));
+export function keepLoading(url: string, concurrency: number, post?: Post, onAnswer?: (body: string) => void): { result: LoadResult; stop(): Promise<LoadResult> } {
+  return keepGoing(concurrency, (result) => getCounted(url, result, post, onAnswer));
 }
 
 /** Runs `request` in `concurrency` lanes, each one after the other, until stopped. */

@@ -1,13 +1,13 @@
 // The Django restart script (kill, then start at once) under load through nginx: no request fails, on a UNIX socket or TCP.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepLoading, waitFor } from '../helpers/load.js';
 import { nginxInFront, startNginx, type Nginx } from '../helpers/nginx.js';
 import { children, readPid, running } from '../helpers/processes.js';
-import { BIN, FIXTURES, ROOT, freePort, need, start, tempDir, type Started } from '../helpers/run.js';
+import { FIXTURES, freePort, need, start, tempDir, type Started } from '../helpers/run.js';
+import { quitMaster, restartProject, runRestartScript } from '../helpers/restart.js';
 
 const RESTARTS = 20;
 
@@ -51,10 +51,7 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
   beforeAll(async () => {
     d = tempDir();
     port = await freePort();
-    fs.copyFileSync(path.join(FIXTURES, 'control-app.mjs'), path.join(d, 'app.mjs'));
-    fs.mkdirSync(path.join(d, 'node_modules/.bin'), { recursive: true });
-    // The script sets PATH: run runfcgi on the Node that runs the tests, as npm's shim would.
-    fs.writeFileSync(path.join(d, 'node_modules/.bin/runfcgi'), `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, { mode: 0o755 });
+    restartProject(d, path.join(FIXTURES, 'control-app.mjs'));
     // One server. Under /fresh/: a new connection per request (not the upstream's kept-alive
     // ones) and no retry, so a connection refused, or reset in an accept queue, is a failed
     // request. Under /: the nginx recipe's configuration, kept-alive connections.
@@ -63,41 +60,13 @@ describe.runIf(need('nginx')).each(Object.entries(TARGETS))('the restart script 
       server: `location /fresh/ { include /etc/nginx/fastcgi_params; fastcgi_pass ${upstream}; fastcgi_next_upstream off; }`,
     });
   });
-  afterEach(async () => {
-    try {
-      const pid = readPid(`${d}/mysite.pid`);
-      process.kill(pid, 'SIGQUIT');
-      await waitFor(() => !running(pid), 10_000, `pid ${pid} gone`);
-    } catch {
-      // not running
-    }
-  });
+  afterEach(() => quitMaster(`${d}/mysite.pid`));
   afterAll(async () => {
     await nginx?.stop();
     fs.rmSync(d, { recursive: true, force: true });
   });
 
-  /**
-   * The script as shipped, run with an empty environment from another
-   * directory. Not spawnSync: the load in this process must go on while the
-   * script runs, which is when the socket changes hands.
-   */
-  function restart(): Promise<number | null> {
-    return new Promise((resolve) => {
-      const child = spawn('/bin/bash', [path.join(ROOT, 'scripts/restart.sh')], {
-        cwd: '/',
-        env: { PROJDIR: d, APP: './app.mjs', LISTEN: target.listen(d, port), RUNFCGI_OPTIONS: `umask=000 errlog=${d}/err.log ${target.options}`, PATH: process.env.PATH },
-        stdio: ['ignore', 'ignore', 'pipe'],
-        timeout: 30_000,
-      });
-      let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => {
-        if (code !== 0) console.error(stderr);
-        resolve(code);
-      });
-    });
-  }
+  const restart = (): Promise<number | null> => runRestartScript(d, target.listen(d, port), target.options);
 
   it(`run ${RESTARTS} times back to back under load: no failed request, requests in progress finish, one master left, no stray process`, async () => {
     expect(await restart()).toBe(0);

@@ -94,11 +94,11 @@ export function unixHandover(socketPath: string, ino: number, ours: () => boolea
 const RECEIVE_MS = 2000;
 
 /**
- * Where a stopping master offers its TCP socket: a directory of its user's,
- * mode 0700 (whoever connects gets the socket, so only that user and root may).
- * Keyed by the address, not the pidfile: however the restart is done.
+ * A directory of `uid`'s, mode 0700, where a stopping master offers what it
+ * hands to its successor (whoever connects there gets it, so only that user
+ * and root may). Keyed by the address, not the pidfile: however the restart is done.
  */
-function rendezvous(uid: number, address: string, port: number, create: boolean): string | { error: string } {
+export function privateDir(uid: number, create: boolean): string | { error: string } {
   const dir = `/tmp/runfcgi-${uid}`;
   if (create) {
     try {
@@ -110,7 +110,13 @@ function rendezvous(uid: number, address: string, port: number, create: boolean)
   const stat = fs.lstatSync(dir, { throwIfNoEntry: false });
   if (stat === undefined) return { error: `${dir} does not exist` };
   if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o077) !== 0) return { error: `${dir} is not a private directory of uid ${uid}` };
-  return path.join(dir, `tcp-${address}-${port}.sock`);
+  return dir;
+}
+
+/** Where a stopping master offers its TCP socket. */
+function rendezvous(uid: number, address: string, port: number, create: boolean): string | { error: string } {
+  const dir = privateDir(uid, create);
+  return typeof dir === 'string' ? path.join(dir, `tcp-${address}-${port}.sock`) : dir;
 }
 
 /** Says once, at start, why a restart on this TCP socket will refuse connections for a moment. */

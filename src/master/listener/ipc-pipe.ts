@@ -21,14 +21,14 @@ export interface UvHandle {
   getsockname?(out: { address?: string; port?: number }): number;
 }
 
-interface StreamHandle extends UvHandle {
+export interface StreamHandle extends UvHandle {
   onread: ((buffer: ArrayBuffer | undefined) => void) | null;
   pendingHandle?: UvHandle | null;
   readStart(): number;
   writeUtf8String(req: object, data: string, handle?: UvHandle): number;
 }
 
-interface PipeHandle extends StreamHandle {
+export interface PipeHandle extends StreamHandle {
   open(fd: number): number;
   bind(path: string): number;
   listen(backlog: number): number;
@@ -36,13 +36,15 @@ interface PipeHandle extends StreamHandle {
   onconnection: ((status: number, client?: PipeHandle) => void) | null;
 }
 
-interface Internals {
+export interface Internals {
   Pipe: new (type: number) => PipeHandle;
   PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
   WriteWrap: new () => { oncomplete?: (status: number) => void; handle?: UvHandle };
   types: { SOCKET: number; SERVER: number; IPC: number };
   /** Whether the last write completes later (then its oncomplete is called), from stream_wrap. */
   lastWriteWasAsync(): boolean;
+  /** The bytes an onread call brought (stream_wrap's state), or undefined at the end or on an error. */
+  readBytes(buffer: ArrayBuffer | undefined): Buffer | undefined;
 }
 
 type Binding = (name: string) => Record<string, unknown>;
@@ -67,15 +69,19 @@ let internals: Internals | string | undefined;
 function load(): Internals | string {
   try {
     const pipeWrap = binding('pipe_wrap') as { Pipe?: Internals['Pipe']; PipeConnectWrap?: Internals['PipeConnectWrap']; constants?: Record<string, number> };
-    const streamWrap = binding('stream_wrap') as { WriteWrap?: Internals['WriteWrap']; streamBaseState?: Int32Array; kLastWriteWasAsync?: number };
+    const streamWrap = binding('stream_wrap') as { WriteWrap?: Internals['WriteWrap']; streamBaseState?: Int32Array; kLastWriteWasAsync?: number; kReadBytesOrError?: number; kArrayBufferOffset?: number };
     const { Pipe, PipeConnectWrap, constants } = pipeWrap;
-    const { WriteWrap, streamBaseState: state, kLastWriteWasAsync: async } = streamWrap;
+    const { WriteWrap, streamBaseState: state, kLastWriteWasAsync: async, kReadBytesOrError: nread, kArrayBufferOffset: offset } = streamWrap;
     const types = { SOCKET: constants?.SOCKET, SERVER: constants?.SERVER, IPC: constants?.IPC };
-    if (typeof Pipe !== 'function' || typeof PipeConnectWrap !== 'function' || typeof WriteWrap !== 'function' || state === undefined || async === undefined) {
+    if (typeof Pipe !== 'function' || typeof PipeConnectWrap !== 'function' || typeof WriteWrap !== 'function' || state === undefined || async === undefined || nread === undefined || offset === undefined) {
       return `Node ${process.version} lacks the pipe internals it needs`;
     }
     if (types.SOCKET === undefined || types.SERVER === undefined || types.IPC === undefined) return `Node ${process.version} has no IPC pipes`;
-    return { Pipe, PipeConnectWrap, WriteWrap, types: types as Internals['types'], lastWriteWasAsync: () => state[async] !== 0 };
+    const readBytes = (buffer: ArrayBuffer | undefined): Buffer | undefined => {
+      const n = state[nread]!;
+      return buffer === undefined || n <= 0 ? undefined : Buffer.from(buffer, state[offset]!, n);
+    };
+    return { Pipe, PipeConnectWrap, WriteWrap, types: types as Internals['types'], lastWriteWasAsync: () => state[async] !== 0, readBytes };
   } catch (error) {
     return `Node ${process.version} refuses process.binding (${(error as Error).message})`;
   }
@@ -97,7 +103,7 @@ export function ipcPipes(): Internals | string {
 const retired: PipeHandle[] = [];
 
 /** Sends `data` (and a handle); `done` runs once it is written, or failed. */
-function write(ipc: Internals, pipe: StreamHandle, data: string, done: (ok: boolean) => void, handle?: UvHandle): void {
+export function write(ipc: Internals, pipe: StreamHandle, data: string, done: (ok: boolean) => void, handle?: UvHandle): void {
   const req = new ipc.WriteWrap();
   // Kept alive with the request until the write is done.
   if (handle !== undefined) req.handle = handle;
@@ -123,6 +129,21 @@ export interface Offer {
  * serves. Returns the reason when the path cannot be listened on.
  */
 export function offerHandle(ipc: Internals, path: string, handle: UvHandle, taken: () => void): Offer | string {
+  return listenOnce(ipc, path, (pipe) => {
+    pipe.onread = (buffer) => {
+      if (buffer !== undefined) taken();
+      pipe.close();
+    };
+    pipe.readStart();
+    write(ipc, pipe, OFFER, () => {}, handle);
+  });
+}
+
+/**
+ * Listens at `path` (a private place, mode 0600) for one process, and gives
+ * `connected` an IPC pipe to it. Returns the reason when it cannot listen.
+ */
+export function listenOnce(ipc: Internals, path: string, connected: (pipe: PipeHandle) => void): Offer | string {
   fs.rmSync(path, { force: true });
   const server = new ipc.Pipe(ipc.types.SERVER);
   const err = server.bind(path) || server.listen(1);
@@ -148,12 +169,7 @@ export function offerHandle(ipc: Internals, path: string, handle: UvHandle, take
       return;
     }
     retired.push(client);
-    pipe.onread = (buffer) => {
-      if (buffer !== undefined) taken();
-      pipe.close();
-    };
-    pipe.readStart();
-    write(ipc, pipe, OFFER, () => {}, handle);
+    connected(pipe);
   };
   return { close: stopListening };
 }

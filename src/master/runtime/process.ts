@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { INIT_ENV, tag, type ToWorker, type WorkerInit } from '../../shared/messages.js';
+import type { PassedHandle } from './types.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 
 class ProcessWorker extends EventEmitter implements RuntimeWorker {
@@ -37,6 +38,19 @@ class ProcessWorker extends EventEmitter implements RuntimeWorker {
   adopt(socket: Socket): void {
     if (this.child.connected) this.child.send(tag<ToWorker>({ type: 'connection' }), socket);
     else socket.destroy();
+  }
+
+  /**
+   * The handle goes as a bare one ('net.Native'): the master never makes a
+   * socket of it, which would start reading. Ours is closed once the
+   * descriptor is on its way (the kernel holds a copy for the worker).
+   */
+  pass(handle: PassedHandle, rest: string): void {
+    if (!this.child.connected) {
+      handle.close();
+      return;
+    }
+    this.child.send(tag<ToWorker>({ type: 'connection', rest }), handle as unknown as Socket, undefined, () => handle.close());
   }
 }
 

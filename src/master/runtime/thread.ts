@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Socket } from 'node:net';
 import { tag, type ToWorker, type WorkerInit } from '../../shared/messages.js';
+import type { PassedHandle } from './types.js';
 import { WORKER_ENTRY, type RuntimeWorker, type WorkerRuntime, type WorkerSetup } from './types.js';
 import { misplaced, placementFor } from '../listener/fd0.js';
 
@@ -52,6 +53,11 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
     }
     handedToThreads.add(socket);
     this.worker.postMessage(tag<ToWorker>({ type: 'connection', fd }));
+  }
+
+  /** Threads are never asked to hand connections off (a leaving thread would close the descriptor): none come. */
+  pass(handle: PassedHandle): void {
+    handle.close();
   }
 }
 

@@ -18,6 +18,11 @@ export interface RuntimeWorker extends EventEmitter {
   kill(): void;
   /** Gives the worker a connection the master accepted (pm=ondemand); the master's copy is gone after. */
   adopt(socket: Socket): void;
+  /**
+   * Gives the worker a kept-alive connection another worker gave away, with
+   * the bytes read from it already (base64); the master's copy is closed once sent.
+   */
+  pass(handle: PassedHandle, rest: string): void;
 }
 
 /** What every worker of a pool starts with. */
@@ -38,3 +43,8 @@ export interface WorkerRuntime {
 
 /** The file workers run, beside this one's directory in dist/. */
 export const WORKER_ENTRY = new URL('../../worker/main.js', import.meta.url);
+
+/** A connection's descriptor as the master holds it between two workers: a libuv handle, never read here. */
+export interface PassedHandle {
+  close(): void;
+}

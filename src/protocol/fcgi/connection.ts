@@ -1,7 +1,5 @@
 // The application side of one FastCGI transport connection (spec 3, 4, 5, 6).
 
-import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   ProtocolError,
@@ -23,11 +21,11 @@ import {
   ROLE_NAMES,
 } from './constants.js';
 import { managementReply } from './management.js';
-import { RecordParser } from './parser.js';
-import { readIntoSharedBuffer } from './reader.js';
-import { RecordWriter } from './writer.js';
-import { FcgiRequest } from './request.js';
+import { FcgiRequest, type RequestOwner } from './request.js';
 import { RequestTable } from './request-table.js';
+import { FcgiTransport } from './transport.js';
+
+export type { Phase } from './transport.js';
 
 export interface ConnectionOptions {
   /** FCGI_MAX_CONNS as answered to FCGI_GET_VALUES. */
@@ -53,17 +51,6 @@ function limitResponse(status: string, text: string): string {
 }
 
 /**
- * On a graceful close, how long a connection that has not carried a request
- * yet may take to send one: a web server connects and then sends at once,
- * and unlike a kept-alive connection, a new one is not retried if we close it.
- */
-const FIRST_REQUEST_GRACE_MS = 2000;
-
-/** After we end our side, how long the web server may take to close its own. */
-const SHUT_LINGER_MS = 5000;
-
-
-/**
  * Parses records from `socket`, keeps each request's state, and writes the
  * response records. Emits:
  * - 'request' (FcgiRequest) once a request's params are complete;
@@ -71,43 +58,22 @@ const SHUT_LINGER_MS = 5000;
  * - 'limit' (message) when a request is refused over a limit (the connection carries on);
  * - 'abort' (FcgiRequest, reason) when the web server gives a request up: FCGI_ABORT_REQUEST,
  *   or the connection closed by it (what it does when its client leaves);
+ * - 'handoff' (rest: Buffer) once, after handOff(), when no request is active and reading has
+ *   stopped at a record boundary: the socket may go to another process with `rest`, the bytes
+ *   read past that boundary; destroy() then closes only this process's copy;
  * - 'close' when the transport is gone and every request has been aborted or ended.
  */
-export class FcgiConnection extends EventEmitter {
-  readonly socket: Duplex;
+export class FcgiConnection extends FcgiTransport implements RequestOwner {
   private readonly options: ConnectionOptions;
-  private readonly parser: RecordParser;
   private readonly requests = new RequestTable<FcgiRequest>();
   private pausedRequests = 0;
-  private readonly writer: RecordWriter;
-  /** No more requests will be served: close once the active ones have ended. */
-  private closing = false;
-  private inputEnded = false;
-  /** We ended our side: records still arriving start nothing (see end()). */
-  private shut = false;
-  /** close() was called: we, not the web server, end this connection. */
-  private closeAsked = false;
-  /** A request has begun on this connection. */
-  private used = false;
-  /** We closed the transport (a protocol error, a failed reply, a stop): its loss is not the web server's doing. */
-  private destroyedHere = false;
-  /** Chunks are views of a buffer the next read overwrites. */
-  private readonly borrowed: boolean;
 
   constructor(socket: Duplex, options: Partial<ConnectionOptions> = {}) {
-    super();
-    this.socket = socket;
+    super(socket);
     this.options = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
-    this.parser = new RecordParser(this.onRecord);
-    this.writer = new RecordWriter(socket);
-    // A socket that reads into the worker's shared buffer lends us each chunk: what we keep, we copy.
-    this.borrowed = socket instanceof net.Socket && readIntoSharedBuffer(socket, this.onData);
-    if (!this.borrowed) socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('drain', this.onDrain);
     socket.on('close', this.onClose);
-    // A reset by the peer is ordinary here; 'close' follows and cleans up.
-    socket.on('error', () => {});
   }
 
   /** Requests begun and not yet ended. */
@@ -115,76 +81,8 @@ export class FcgiConnection extends EventEmitter {
     return this.requests.size;
   }
 
-  /** Graceful close: end the connection as soon as no request is active on it. */
-  close(): void {
-    this.closing = true;
-    this.closeAsked = true;
-    // Not at once: first a turn of the event loop reads what the web server
-    // has sent already, and a request in it is served. (Timers run before
-    // reads: a loaded machine may wake us past the grace with one waiting.)
-    const later = (): void => void setImmediate(() => this.shutIfIdle());
-    if (this.used) later();
-    else setTimeout(later, FIRST_REQUEST_GRACE_MS).unref();
-  }
-
-  destroy(error?: Error): void {
-    this.destroyedHere = true;
-    this.socket.destroy(error);
-  }
-
-  /**
-   * Closing and idle: end the transport, unless a record is half in, which
-   * may be a request the web server sent before it could see our FIN (it is
-   * served, and the connection ends after it).
-   */
-  private shutIfIdle(): void {
-    if (this.closing && this.requests.size === 0 && this.parser.pendingBytes === 0) this.end();
-  }
-
-  /**
-   * Ends the transport after whatever is queued. From here on no request
-   * starts: one the web server sends before our FIN reaches it could never be
-   * answered (a write after end), and the web server, which sees our FIN
-   * before any answer, retries it on a new connection if it may. We keep
-   * reading until the web server closes too, so that the kernel does not
-   * reset the connection over unread bytes and lose the last answer.
-   */
-  private end(): void {
-    if (this.shut) return;
-    this.shut = true;
-    this.writer.flush();
-    this.socket.end();
-    // A peer that never closes its side: 'close' must come for a stop to finish.
-    if (this.closeAsked && !this.inputEnded) setTimeout(() => this.socket.destroy(), SHUT_LINGER_MS).unref();
-  }
-
-  /** performance.now() of the last bytes received (idletimeout=, readtimeout=). */
-  lastInput = performance.now();
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.lastInput = performance.now();
-    this.writer.hold();
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.fail(err);
-    } finally {
-      this.writer.release();
-    }
-    // A record that was half in when we decided to close is complete now.
-    if (this.closing && !this.shut) this.shutIfIdle();
-  };
-
-  private fail(err: ProtocolError): void {
-    if (this.socket.destroyed) return;
-    this.emit('protocolError', err);
-    this.destroyedHere = true;
-    this.socket.destroy();
-  }
-
-  private readonly onRecord = (type: number, requestId: number, content: Buffer): void => {
-    if (this.socket.destroyed || this.shut) return;
+  protected onRecord(type: number, requestId: number, content: Buffer): void {
+    if (this.socket.destroyed || !this.open) return;
     if (requestId === 0) {
       this.writer.write(managementReply(type, content, this.options));
       return;
@@ -198,9 +96,11 @@ export class FcgiConnection extends EventEmitter {
         return;
       case FCGI_STDIN:
         this.onStdin(requestId, content);
+        this.haltIfInputDone();
         return;
       case FCGI_DATA:
         this.onFilterData(requestId, content);
+        this.haltIfInputDone();
         return;
       case FCGI_ABORT_REQUEST:
         this.onAbortRequest(requestId);
@@ -208,7 +108,7 @@ export class FcgiConnection extends EventEmitter {
       default:
         throw new ProtocolError(`unexpected record type ${type} for request ${requestId}`);
     }
-  };
+  }
 
   private onBeginRequest(id: number, content: Buffer): void {
     if (content.length < 8) {
@@ -227,7 +127,7 @@ export class FcgiConnection extends EventEmitter {
       if (!keepConn) this.end();
       return;
     }
-    this.used = true;
+    if (this.phase === 'fresh') this.phase = 'serving';
     this.requests.add(new FcgiRequest(this, id, role, keepConn));
   }
 
@@ -277,7 +177,10 @@ export class FcgiConnection extends EventEmitter {
 
   /** Time limits (readtimeout=): what this connection still owes us. */
   waitingForInput(): boolean {
-    if (this.parser.pendingBytes > 0) return true;
+    return this.parser.pendingBytes > 0 || this.waitingForRequestInput();
+  }
+
+  protected waitingForRequestInput(): boolean {
     for (const req of this.requests.list()) if (req.state === 'params' || req.state === 'input') return true;
     return false;
   }
@@ -361,9 +264,9 @@ export class FcgiConnection extends EventEmitter {
     this.writer.endRequest(req.id, appStatus);
     // Without FCGI_KEEP_CONN the web server expects us to close (spec 3.5);
     // requests multiplexed beside this one still finish first.
-    if (!req.keepConn) this.closing = true;
-    if (this.inputEnded && this.requests.size === 0) this.end();
-    else this.shutIfIdle();
+    if (!req.keepConn && (this.phase === 'serving' || this.phase === 'handing-off')) this.phase = 'closing';
+    this.haltIfInputDone();
+    this.settleIfIdle();
   }
 
   failRequest(req: FcgiRequest): void {
@@ -373,8 +276,7 @@ export class FcgiConnection extends EventEmitter {
       req.state = 'ended';
       req.sink = null;
       this.requests.delete(req.id);
-      this.destroyedHere = true;
-      this.socket.destroy();
+      this.destroy();
     } else {
       this.endRequest(req, 1);
     }
@@ -384,7 +286,8 @@ export class FcgiConnection extends EventEmitter {
   pauseInput(delta: 1 | -1): void {
     this.pausedRequests += delta;
     if (delta === 1 && this.pausedRequests === 1) this.socket.pause();
-    else if (delta === -1 && this.pausedRequests === 0) this.socket.resume();
+    // A connection halted for its hand-off stays paused: what it reads now belongs to the next owner.
+    else if (delta === -1 && this.pausedRequests === 0 && !this.parser.halted) this.socket.resume();
   }
 
   private readonly onDrain = (): void => {
@@ -397,7 +300,6 @@ export class FcgiConnection extends EventEmitter {
   };
 
   private readonly onEnd = (): void => {
-    this.inputEnded = true;
     if (this.parser.pendingBytes > 0) {
       this.fail(new ProtocolError(`connection ended inside a record (${this.parser.pendingBytes} bytes pending)`));
       return;
@@ -406,15 +308,13 @@ export class FcgiConnection extends EventEmitter {
     // Apache, lighttpd: none half-closes to wait for a reply), and Node's own
     // server takes a FIN from its client the same way: every request on the
     // connection is over, also those whose input was complete.
-    const active = this.requests.list();
-    for (const req of active) this.abortRequest(req, 'fcgi: the web server closed the connection', true);
-    // Ending the last request ended the transport already.
-    if (active.length === 0) this.end();
+    for (const req of this.requests.list()) this.abortRequest(req, 'fcgi: the web server closed the connection', true);
+    this.end();
   };
 
   private readonly onClose = (): void => {
     for (const req of this.requests.list()) {
-      this.abortRequest(req, 'fcgi: connection to the web server lost', !this.destroyedHere);
+      this.abortRequest(req, 'fcgi: connection to the web server lost', this.phase !== 'destroyed');
     }
     this.emit('close');
   };

@@ -45,13 +45,53 @@ export class RecordParser {
   private contentLeft = 0;
   private paddingLeft = 0;
   private partDone = 0;
+  /** halt() was called: stop at the next record boundary and keep the rest unparsed. */
+  private halting = false;
+  /** Once halted: the bytes after the boundary, unparsed (copies: chunks may be borrowed). */
+  private rest: Buffer[] | null = null;
 
   constructor(onRecord: RecordHandler) {
     this.onRecord = onRecord;
   }
 
+  /**
+   * Stops handing on records at the last record boundary: a record half in
+   * (a header, or a record gathered whole) is given back, unparsed, with
+   * what follows, for takeRest(); a stream record being handed on in parts
+   * is finished first. A connection handed to another process goes with
+   * exactly those bytes.
+   */
+  halt(): void {
+    if (this.rest !== null) return;
+    this.halting = true;
+    if (this.head !== null) {
+      this.rest = [this.head];
+      this.head = null;
+    } else if (this.record !== null) {
+      this.rest = [this.record.subarray(0, this.filled)];
+      this.record = null;
+    } else if (this.contentLeft === 0 && this.paddingLeft === 0) {
+      this.rest = [];
+    }
+  }
+
+  /** Halted at a record boundary: no record is half in, and no record will be handed on. */
+  get halted(): boolean {
+    return this.rest !== null;
+  }
+
+  /** The bytes received after the boundary where the parser halted. */
+  takeRest(): Buffer {
+    const rest = this.rest ?? [];
+    return rest.length === 1 ? rest[0]! : Buffer.concat(rest);
+  }
+
   /** Throws ProtocolError on a record that is not FastCGI 1.0. */
   push(chunk: Buffer): void {
+    if (this.rest !== null) {
+      if (chunk.length > 0) this.rest.push(Buffer.from(chunk));
+      return;
+    }
     let offset = 0;
     if (this.head !== null) {
       const need = FCGI_HEADER_LEN - this.head.length;
@@ -88,7 +128,16 @@ export class RecordParser {
       this.record = null;
       this.emit(record, 0);
     }
+    if (this.stopHere(chunk, offset)) return;
     this.parse(chunk, offset);
+  }
+
+  /** At a record boundary while halting: keeps chunk[offset..] as the rest (after what halt() gave back). */
+  private stopHere(chunk: Buffer, offset: number): boolean {
+    if (!this.halting) return false;
+    this.rest ??= [];
+    if (offset < chunk.length) this.rest.push(Buffer.from(chunk.subarray(offset)));
+    return true;
   }
 
   /** Bytes of an unfinished record received so far: non-zero at EOF means a truncated record. */
@@ -105,6 +154,7 @@ export class RecordParser {
       if (offset + size > end) break;
       this.emit(buf, offset);
       offset += size;
+      if (this.stopHere(buf, offset)) return;
     }
     if (offset === end) return;
     if (end - offset < FCGI_HEADER_LEN) {

@@ -1,7 +1,18 @@
 // One FastCGI request as the application side sees it: params in, streams in, records out.
 
-import type { FcgiConnection } from './connection.js';
 import type { Role } from './constants.js';
+
+/** What a request needs from the connection that carries it (the connection implements it). */
+export interface RequestOwner {
+  /** Writes STDOUT (or STDERR) records; false asks the caller to wait for drain(). */
+  writeStream(req: FcgiRequest, chunk: Buffer | string, encoding: BufferEncoding | undefined, stderr: boolean): boolean;
+  /** Empty STDOUT and END_REQUEST, once. */
+  endRequest(req: FcgiRequest, appStatus: number): void;
+  /** Makes the web server see an incomplete reply. */
+  failRequest(req: FcgiRequest): void;
+  /** Counts requests that asked for input to stop: +1 on pause, -1 on resume. */
+  pauseInput(delta: 1 | -1): void;
+}
 
 /**
  * What the application side gives a request to receive its input streams.
@@ -47,9 +58,9 @@ export class FcgiRequest {
   paramChunk: Buffer | null = null;
   paramChunks: Buffer[] | null = null;
   paramBytes = 0;
-  private readonly connection: FcgiConnection;
+  private readonly connection: RequestOwner;
 
-  constructor(connection: FcgiConnection, id: number, role: Role, keepConn: boolean) {
+  constructor(connection: RequestOwner, id: number, role: Role, keepConn: boolean) {
     this.connection = connection;
     this.id = id;
     this.role = role;
