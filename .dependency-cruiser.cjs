@@ -10,12 +10,7 @@ module.exports = {
       severity: 'error',
       comment: 'An import cycle makes load order matter and hides which module owns what: give one side a narrow interface or move the shared part out.',
       from: {},
-      to: {
-        circular: true,
-        // TEMPORARY (issue 23): the FastCGI request calls back into its connection (a type-only
-        // import). The developer of issue 23 cuts this cycle; remove this exception then.
-        via: { pathNot: '^src/protocol/fcgi/(connection|request)[.]ts$' },
-      },
+      to: { circular: true },
     },
     {
       name: 'master-not-worker',
