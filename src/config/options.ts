@@ -145,7 +145,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'user', value: 'USER', help: 'when started as root: run the workers as this user, once the socket is bound', parse: account },
   { name: 'group', value: 'GROUP', defaultText: "user's group", help: 'when started as root: run the workers with this group', parse: account },
   { name: 'maxparamsbytes', value: 'BYTES', default: 1024 * 1024, help: 'bytes of params (CGI variables, headers) one request may send; more gets a 431', parse: integer(1024, 64 * 1024 * 1024) },
-  { name: 'maxheadersize', value: 'BYTES', default: maxHeaderSize, defaultText: "16384 (Node's http.maxHeaderSize)", help: "bytes of a request's URL, header names and values, counted as Node's server counts them; more gets a 431 and the app never sees it", parse: integer(1024, 64 * 1024 * 1024) },
+  { name: 'maxheadersize', value: 'BYTES', defaultText: "16384 (Node's http.maxHeaderSize)", help: "bytes of a request's URL, header names and values, counted as Node's server counts them; more gets a 431 and the app never sees it", parse: integer(1024, 64 * 1024 * 1024) },
   { name: 'maxparams', value: 'N', default: 1000, help: 'params one request may send; more gets a 431', parse: integer(10, 100000) },
   { name: 'maxconns', value: 'N', defaultText: 'from the open-files limit', help: "connections a worker keeps open at once (FCGI_MAX_CONNS): by default nine tenths of the open-files limit (ulimit -Hn; divided among threads with method=threaded). When full, the oldest connection that has not sent a whole request is closed for the new one", parse: integer(1, 1_000_000) },
   { name: 'maxreqs', value: 'N', default: 1024, help: 'requests at once on one connection (FCGI_MAX_REQS); more are refused with FCGI_OVERLOADED', parse: integer(1, 65535) },
@@ -275,6 +275,7 @@ function withDefaults(g: Partial<Options>, cwd: string): Options {
     env: g.env ?? {},
     maxconns: g.maxconns ?? defaultMaxConns((g.method ?? DATA_DEFAULTS.method) === 'threaded' ? maxchildren : 1),
     backlog: g.backlog ?? defaultBacklog(),
+    maxheadersize: g.maxheadersize ?? maxHeaderSize,
     cwd,
   } as Options;
 }
