@@ -26,7 +26,6 @@ interface Held {
  */
 export class Relay {
   private held: Held[] = [];
-  private passed = 0;
   /** On a restart, once this master's workers all leave: where connections go on (the next master). */
   private onward: ConnectionOffer | null = null;
   /** On a restart: the offer to the next master, made when the handover is announced. */
@@ -57,14 +56,8 @@ export class Relay {
       const slot = takers.reduce((a, b) => (b.active + b.handedTo < a.active + a.handedTo ? b : a));
       slot.handedTo++;
       slot.worker.pass(handle, rest);
-      this.passed++;
       this.log.debug({ worker: slot.id, restBytes: Math.floor((rest.length * 3) / 4) }, 'kept-alive connection passed on');
     }
-  }
-
-  /** Connections passed on since start (the status page's figure, and the tests'). */
-  get count(): number {
-    return this.passed;
   }
 
   // --- restarts: from one master's workers to the next one's ---
