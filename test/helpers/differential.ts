@@ -85,8 +85,16 @@ export async function startPair(dir: string, app: string, args: string[] = [], f
   const nodeExit = new Promise<number | null>((resolve) => nodeServer.once('exit', (code) => resolve(code)));
   const sock = path.join(dir, 'app.sock');
   const runfcgiServer = start([`app=${appPath}`, `socket=${sock}`, `env=EVENTS_FILE=${fcgiEvents}`, ...args]);
-  await Promise.all([waitForListen(nodePort), waitForListen(sock)]);
-  const frontEnd = await front(dir, nodePort, sock);
+  let frontEnd: FrontEnd;
+  try {
+    await Promise.all([waitForListen(nodePort), waitForListen(sock)]);
+    frontEnd = await front(dir, nodePort, sock);
+  } catch (error) {
+    // Nothing the test cannot stop may outlive a failed start.
+    nodeServer.kill('SIGKILL');
+    await runfcgiServer.stop();
+    throw error;
+  }
   const side = (name: Side['name'], port: number, file: string): Side => ({
     name,
     port,

@@ -82,7 +82,9 @@ describe.each(FRONTS)('behind %s: the request as Node\'s own server behind its H
     if (!ready) return;
     dir = tempDir();
     fs.mkdirSync(`${dir}/fetch`);
-    [pair, fetchPair] = await Promise.all([startPair(dir, 'upload.mjs', [], front), startPair(`${dir}/fetch`, 'fetch.mjs', [], front)]);
+    // One after the other: if the second fails to start, afterAll still stops the first.
+    pair = await startPair(dir, 'upload.mjs', [], front);
+    fetchPair = await startPair(`${dir}/fetch`, 'fetch.mjs', [], front);
   });
   afterAll(async () => {
     await pair?.stop();
