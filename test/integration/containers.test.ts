@@ -125,6 +125,8 @@ describe.runIf(base !== undefined)('containers (podman)', () => {
       expect((await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', app])).trim()).toBe('0');
     } finally {
       await podmanCompose(project, ['down', '-v']);
+      // podman-compose 1.0.3 leaves the network it made.
+      await podman(['network', 'rm', '-f', `${path.basename(project)}_default`]);
     }
   });
 
