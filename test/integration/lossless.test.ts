@@ -116,7 +116,9 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
     }
     const r = await traffic.stop();
     expect(r.failed, report(r)).toBe(0);
-    expect(lines(server, 'kept-alive connection passed on')).toBeGreaterThan(0);
+    // The spare worker that leaves is the least loaded one, which may hold none of nginx's kept-alive
+    // connections (a busy worker often accepts them all): then there is nothing to pass, and nothing lost.
+    console.log(`SIGTTOU x2: ${r.ok} POSTs answered, ${lines(server, 'kept-alive connection passed on')} connection(s) passed on`);
   }, 300_000);
 
   it('maxrequests= recycling loses no POST', async () => {
