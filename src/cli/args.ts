@@ -7,7 +7,7 @@ import { OPTIONS, suggestion, type CommandLineInput } from '../config/options.js
 
 const HELP_WORDS = new Set(['help', '--help', '-h']);
 /** The words that may come first instead of options, as help and the error for an unknown one name them. */
-const COMMANDS = ['help', 'check', 'status', 'reload', 'stop'];
+const COMMANDS = ['help', 'check', 'status', 'reload', 'stop', 'ping'];
 
 /**
  * Django-style words become commander's long options: `Port=3033` ->

@@ -83,7 +83,7 @@ describe('the first errors, clear', () => {
 
   it('an unknown command lists the real ones', () => {
     const r = run(['start', 'app=./app.js']);
-    expect(r.stderr).toBe("runfcgi: unknown command 'start': runfcgi takes key=value options (runfcgi app=./app.js socket=./mysite.sock) or one of the commands help, check, status, reload, stop (see 'runfcgi help')\n");
+    expect(r.stderr).toBe("runfcgi: unknown command 'start': runfcgi takes key=value options (runfcgi app=./app.js socket=./mysite.sock) or one of the commands help, check, status, reload, stop, ping (see 'runfcgi help')\n");
     expect(r.code).toBe(2);
   });
 });
