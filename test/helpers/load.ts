@@ -83,11 +83,8 @@ export function keepGoing(concurrency: number, request: (result: LoadResult) => 
   };
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/**
+ * Whether `pid` runs: a zombie does not (a master the test started has exited
+ * once `runfcgi stop` says so, though Node may not have reaped it yet).
+ */
+export { isAlive } from '../../src/shared/procfs.js';
