@@ -33,8 +33,10 @@ export interface Started {
  * default) and waits for the exit. `bin`: another copy's launcher (a
  * project's node_modules/.bin/runfcgi); always on the Node running the tests.
  */
-export function start(args: string[], options: SpawnOptions = {}, bin = BIN): Started {
-  const child = spawn(process.execPath, [bin, 'daemonize=false', ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+export function start(args: string[], options: SpawnOptions = {}, bin = BIN, wrapper: string[] = []): Started {
+  // `wrapper`: a command that execs the rest (unshare ...): the child is still runfcgi's master.
+  const [command, ...argv] = [...wrapper, process.execPath, bin, 'daemonize=false', ...args];
+  const child = spawn(command!, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

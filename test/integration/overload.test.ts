@@ -9,7 +9,7 @@ import { begin } from '../helpers/fcgi-records.js';
 import { keepLoading, load, waitFor } from '../helpers/load.js';
 import { FASTCGI_TO_APP, startNginxWith, type Nginx } from '../helpers/nginx.js';
 import { children } from '../helpers/processes.js';
-import { freePort, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { freePort, need, needRoot, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
 const hasNginx = need('nginx');
 const hasWrk = need('wrk');
@@ -106,26 +106,46 @@ describe.runIf(hasNginx && hasWrk)('overload, with default options', () => {
     }
   });
 
-  // The issue's goal, at most 0.1% failed, is not met here: a UNIX socket refuses a connection at once
-  // when its accept queue (backlog=, capped by net.core.somaxconn, 4096) is full, and on 2 shared cores
-  // the workers do not accept 5000 at once fast enough (49-83% failed; PHP-FPM 99% beside it). The
-  // failure rate is printed; what is asserted is that the burst costs nothing after it: every worker
-  // stays, and the next requests are all answered. docs/reliability.md, "Limits", says what to raise.
-  it('wrk -c5000 through nginx on a UNIX socket: the rate is printed; after the burst every request is answered', async () => {
+  /**
+   * wrk -c5000 through nginx on the UNIX socket, runfcgi started by `wrapper` (or as is) with
+   * default options; resolves once the flood is over and 200 more requests were all answered.
+   */
+  async function flood5000(wrapper: string[] = []): Promise<WrkResult> {
     const sock = path.join(dir, 'app.sock');
-    server = start([`app=${app}`, `socket=${sock}`, 'umask=000']);
+    server = start([`app=${app}`, `socket=${sock}`, 'umask=000'], {}, undefined, wrapper);
     // The socket listens before the workers have loaded the app: traffic that comes sooner waits in
     // the accept queue, and past it is refused. A site is up once its workers are.
     const started = server;
     await waitFor(() => (started.output().match(/"msg":"worker ready"/g) ?? []).length >= 2, 60_000, 'two workers ready');
     nginx = await bigNginx(dir, `unix:${sock}`, 5000);
     const r = await wrk(nginx.url('/'), 5000, 8);
-    console.log(`wrk -c5000 through nginx, UNIX socket: ${r.requests} requests, ${r.failed} failed (${((100 * r.failed) / Math.max(1, r.requests)).toFixed(1)}%)`);
+    const backlog = /"backlog":(\d+)/.exec(started.output())?.[1];
+    console.log(`wrk -c5000 through nginx, UNIX socket, backlog ${backlog}: ${r.requests} requests, ${r.failed} failed (${((100 * r.failed) / Math.max(1, r.requests)).toFixed(2)}%)`);
     if (r.failed > 0) console.log(summary(nginx.errorLog()));
     expect(r.requests).toBeGreaterThan(0);
     const after = await load(nginx.url('/'), 200, 8);
     expect(after).toEqual({ ok: 200, failed: 0, errors: [] });
-    expect(server.child.exitCode).toBe(null);
+    expect(started.child.exitCode).toBe(null);
+    return r;
+  }
+
+  // A UNIX socket refuses a connection at once (EAGAIN: nginx answers 502) when its accept queue is
+  // full, and the kernel caps that queue at net.core.somaxconn (4096 by default) whatever backlog=
+  // asks. 5000 clients at once overrun it whenever the workers fall behind for a moment, as they do on
+  // 2 shared cores (4.5-83% failed here across runs, by the machine's load; PHP-FPM 99% beside it).
+  // So on the host's limit the rate is printed, and what is asserted is that the burst costs nothing
+  // after it: every worker stays, and the next requests are all answered.
+  it('wrk -c5000 through nginx on a UNIX socket, somaxconn as the host has it: the rate is printed; after the burst every request is answered', async () => {
+    await flood5000();
+  });
+
+  // What docs/reliability.md tells a busy site to do: raise net.core.somaxconn. runfcgi's default
+  // backlog= follows it, nothing else changes. The limit is raised in a network namespace of the
+  // test's own (the queue of a socket is capped by its creator's namespace; nginx reaches the socket
+  // by its path all the same), so the host is left as it was.
+  it.runIf(needRoot('a raised net.core.somaxconn in a private network namespace'))('wrk -c5000 through nginx on a UNIX socket, net.core.somaxconn raised to 16384: at most 0.1% fail', async () => {
+    const r = await flood5000(['unshare', '--net', 'sh', '-c', 'sysctl -qw net.core.somaxconn=16384 && exec "$0" "$@"']);
+    expect(r.failed / r.requests).toBeLessThanOrEqual(0.001);
   });
 });
 
