@@ -6,14 +6,15 @@ import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError, whereTheLogIs } from '..
 import type { Logger } from '../shared/log.js';
 import { isOurs, tag, type ToMaster, type ToWorker } from '../shared/messages.js';
 import type { Options } from '../config/options.js';
-import { poolDecision, reloadSize, resized, staleToStop, type PoolLimits } from './pool.js';
+import { maxRequestsFor, poolDecision, reloadSize, resized, staleToStop, type PoolLimits } from './pool.js';
 import { watchTouchReload } from './touch-reload.js';
 import { Backoff, exitCause, proven } from './restart-policy.js';
-import { isStopping, type Phase, type StopHow } from './phase.js';
+import { isStopping, stopChanges, type Phase, type StopHow } from './phase.js';
 import { PoolStats } from './pool-stats.js';
 import type { PoolStatus } from '../shared/pool-status.js';
 import type { RuntimeWorker, WorkerRuntime, WorkerSetup } from './runtime/types.js';
-import { isBusy, newSlot, type Slot } from './slot.js';
+import { isBusy, newSlot, noteHeartbeat, type Slot } from './slot.js';
+import { endHungWorkers } from './watchdog.js';
 import { STOPPING_TITLE } from '../shared/procfs.js';
 import { HANDOVER_MS, handoverDeadline } from './listener/handover.js';
 import { SignalQueue, type StopSignal } from './signals.js';
@@ -34,11 +35,6 @@ const TICK_MS = 200;
 export const SIGNALS: readonly StopSignal[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
 
 export class Master {
-  private readonly options: Options;
-  private readonly listener: Listener;
-  private readonly runtime: WorkerRuntime;
-  private readonly log: Logger;
-  private readonly signals: SignalQueue;
   private readonly slots = new Map<number, Slot>();
   private readonly limits: PoolLimits;
   private nextId = 1;
@@ -47,7 +43,6 @@ export class Master {
   private generation = 0;
   private readonly backoff = new Backoff();
   private onReady: (() => void) | null = null;
-  private readonly setup: MasterSetup;
   private readonly stats = new PoolStats();
   /** pm=ondemand: stops the pool when idle, watches the socket while no worker runs. */
   private readonly ondemand: OnDemand | null;
@@ -56,13 +51,14 @@ export class Master {
   /** Kept-alive connections from leaving workers, on their way to workers that stay. */
   private readonly relay: Relay;
 
-  constructor(options: Options, listener: Listener, runtime: WorkerRuntime, log: Logger, signals: SignalQueue, setup: MasterSetup) {
-    this.options = options;
-    this.setup = setup;
-    this.listener = listener;
-    this.runtime = runtime;
-    this.log = log;
-    this.signals = signals;
+  constructor(
+    private readonly options: Options,
+    private readonly listener: Listener,
+    private readonly runtime: WorkerRuntime,
+    private readonly log: Logger,
+    private readonly signals: SignalQueue,
+    private readonly setup: MasterSetup,
+  ) {
     this.limits = { minspare: options.minspare, maxspare: options.maxspare, maxchildren: options.maxchildren };
     this.relay = new Relay(log);
     this.ondemand = options.pm === 'ondemand' ? new OnDemand(options.processidletimeout, listener.fd, log, () => signals.wake(), options.backlog) : null;
@@ -173,9 +169,7 @@ export class Master {
 
   private stop(how: StopHow, handover = false): void {
     const phase = this.phase;
-    if (phase.name === 'stopped' || phase.name === 'failed') return;
-    if ((phase.name === 'stopping' || phase.name === 'draining') && (phase.how === 'now' || how === 'graceful')) return;
-    if (phase.name === 'handingOver' && how === 'graceful') return;
+    if (!stopChanges(phase, how)) return;
     // A successor checks this title before it takes over our socket path or pidfile.
     process.title = STOPPING_TITLE;
     if (how === 'graceful' && handover && this.listener.canHandOver) {
@@ -254,8 +248,7 @@ export class Master {
 
   private spawn(): void {
     const id = this.nextId++;
-    const jitter = this.options.maxrequests > 1 ? Math.floor(Math.random() * Math.ceil(this.options.maxrequests * 0.1)) : 0;
-    const maxRequests = this.options.maxrequests === 0 ? 0 : this.options.maxrequests + jitter;
+    const maxRequests = maxRequestsFor(this.options.maxrequests);
     let worker: RuntimeWorker;
     try {
       worker = this.runtime.spawn({ id, options: this.options, maxRequests, ...(this.sticky && { routes: this.sticky.where }) }, this.listener.fd, this.setup.worker);
@@ -302,16 +295,9 @@ export class Master {
         return;
       case 'heartbeat': {
         const before = proven(slot, previousBeat);
-        slot.active = message.active;
-        slot.served = message.served;
+        noteHeartbeat(slot, message);
         // The new code works once one of its workers proves it: whatever failed before may start at once again.
         if (!before && slot.generation === this.generation && proven(slot, slot.lastBeat)) this.backoff.reset();
-        slot.lagMs = message.lagMs;
-        slot.slow = message.slow;
-        slot.timedOut = message.timedOut;
-        slot.aborted = message.aborted;
-        slot.oldest = message.oldest;
-        slot.memory = message.memory;
         return;
       }
       case 'retiring':
@@ -399,28 +385,10 @@ export class Master {
   }
 
   private checkHeartbeats(): void {
-    const now = Date.now();
-    const stuckMs = this.options.timeout * 1000;
-    let active = 0;
-    for (const slot of this.slots.values()) {
-      if (slot.active > 0) active++;
-      if (slot.state === 'starting' && slot.failure === undefined && now - slot.startedAt > this.options.starttimeout * 1000) {
-        this.log.error({ worker: slot.id }, `worker did not become ready within starttimeout=${this.options.starttimeout} s: ending it`);
-        // Loading the app is what takes a worker this long: stop as for an app that cannot load.
-        slot.failure = `did not become ready within starttimeout=${this.options.starttimeout} s`;
-        if (this.phase.name === 'booting') this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD));
-        slot.worker.kill();
-      } else if (stuckMs > 0 && slot.state === 'ready' && now - slot.lastBeat > stuckMs) {
-        // timeout=: its event loop has not answered for that long; its requests cannot finish.
-        this.log.error(
-          { worker: slot.id, workerPid: slot.worker.pid, seconds: Math.round((now - slot.lastBeat) / 1000), activeRequests: slot.active, ...(slot.oldest ?? {}) },
-          'worker stuck (event loop blocked): replacing it',
-        );
-        slot.state = 'stopping';
-        this.stats.restarts++;
-        slot.worker.kill();
-      }
-    }
+    const active = endHungWorkers(this.slots.values(), Date.now(), this.options, this.phase.name === 'booting', this.log, {
+      bootHangs: () => this.fail(new RunfcgiError(`app=${this.options.app ?? ''} did not become ready within starttimeout=${this.options.starttimeout} s: its start-up hangs, or needs a longer starttimeout=`, EXIT_APP_LOAD)),
+      replaced: () => this.stats.restarts++,
+    });
     this.stats.noteActive(active);
   }
 

@@ -29,3 +29,14 @@ export type StopHow = 'graceful' | 'now';
 export function isStopping(phase: Phase): boolean {
   return phase.name === 'handingOver' || phase.name === 'stopping' || phase.name === 'draining';
 }
+
+/**
+ * Whether a stop asked `how` changes anything in `phase`: a graceful stop
+ * never overrides one under way (or a handover), a stop "now" overrides a
+ * graceful one, and nothing follows the end.
+ */
+export function stopChanges(phase: Phase, how: StopHow): boolean {
+  if (phase.name === 'stopped' || phase.name === 'failed') return false;
+  if ((phase.name === 'stopping' || phase.name === 'draining') && (phase.how === 'now' || how === 'graceful')) return false;
+  return !(phase.name === 'handingOver' && how === 'graceful');
+}

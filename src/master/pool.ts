@@ -79,3 +79,12 @@ export function resized(limits: PoolLimits, delta: 1 | -1): PoolLimits {
   }
   return { minspare, maxspare, maxchildren: limits.maxchildren };
 }
+
+/**
+ * maxrequests= for one worker: up to 10% more, at random, so that workers
+ * started together do not all leave together.
+ */
+export function maxRequestsFor(maxrequests: number): number {
+  if (maxrequests === 0) return 0;
+  return maxrequests + (maxrequests > 1 ? Math.floor(Math.random() * Math.ceil(maxrequests * 0.1)) : 0);
+}

@@ -1,6 +1,6 @@
 // What the master knows of one worker: its state, and what its heartbeats said.
 
-import { HEARTBEAT_MS } from '../shared/messages.js';
+import { HEARTBEAT_MS, type ToMaster } from '../shared/messages.js';
 import type { RuntimeWorker } from './runtime/types.js';
 
 export type WorkerState = 'starting' | 'ready' | 'stopping' | 'dead';
@@ -47,4 +47,16 @@ export function newSlot(id: number, worker: RuntimeWorker, generation = 0): Slot
 /** Busy means its event loop is blocked or saturated, not that it has requests (it has many). */
 export function isBusy(slot: Slot, now: number): boolean {
   return now - slot.lastBeat > BLOCKED_MS || slot.lagMs > SATURATED_LAG_MS;
+}
+
+/** What a heartbeat says of the worker's load, kept for the pool's decisions and the status page. */
+export function noteHeartbeat(slot: Slot, beat: Extract<ToMaster, { type: 'heartbeat' }>): void {
+  slot.active = beat.active;
+  slot.served = beat.served;
+  slot.lagMs = beat.lagMs;
+  slot.slow = beat.slow;
+  slot.timedOut = beat.timedOut;
+  slot.aborted = beat.aborted;
+  slot.oldest = beat.oldest;
+  slot.memory = beat.memory;
 }
