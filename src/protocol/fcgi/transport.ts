@@ -18,6 +18,9 @@ const FIRST_REQUEST_GRACE_MS = 2000;
 /** After we end our side, how long the web server may take to close its own. */
 const SHUT_LINGER_MS = 5000;
 
+/** An empty write: its callback says when the writes before it are done. */
+const NOTHING = Buffer.alloc(0);
+
 /**
  * The life of a connection, one value (it replaced six booleans):
  * - 'fresh': open, no request begun yet;
@@ -152,8 +155,12 @@ export abstract class FcgiTransport extends EventEmitter {
   /** Runs `then` once every byte we wrote has left for the kernel: a handle closed earlier would drop them. */
   private whenFlushed(then: () => void): void {
     this.writer.flush();
+    if (this.socket.destroyed) return;
     if (this.socket.writableLength === 0) then();
-    else this.socket.once('drain', () => this.whenFlushed(then));
+    // Writes finish in order: an empty one's callback comes once every write before it is done.
+    // Not 'drain': it comes only after a write() that returned false, and a hand-off that waited
+    // for it behind a small write the kernel took late waited out graceperiod (issue 23).
+    else this.socket.write(NOTHING, () => this.whenFlushed(then));
   }
 
   private emitHandoff(): void {

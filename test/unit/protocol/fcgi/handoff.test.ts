@@ -152,6 +152,23 @@ describe('FastCGI connection hand-off', () => {
     expect(handoff()).toEqual(next);
   });
 
+  // Issue 23 (a reload on Node 26 saw GETs wait 30 s): 'drain' comes only after a write() that
+  // returned false, so a hand-off waiting for a small write the kernel took later never went.
+  it('a response still being written when the hand-off begins: the hand-off goes once it is written', async () => {
+    const { socket, c, handoff } = connection(true);
+    socket.holdWrites = true;
+    socket.push(request(1, {}, 'a'));
+    await settle();
+    expect(socket.writableLength).toBeGreaterThan(0);
+    c.handOff();
+    await settle();
+    expect(handoff()).toBeUndefined();
+    socket.finishWrites();
+    await settle();
+    expect(handoff()).toEqual(Buffer.alloc(0));
+    expect(socket.stdout(1).toString()).toBe('1:a');
+  });
+
   it('a record of an ended request still coming in parts is read to its end before the hand-off', async () => {
     const { socket, c, handoff } = connection(true);
     // Request 1 is answered; then a STDIN record for it (an inactive id: ignored) arrives in two pieces.
