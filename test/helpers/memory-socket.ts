@@ -20,16 +20,31 @@ export class MemorySocket extends Duplex {
     });
   }
 
+  /** Writes stay unfinished (as when the kernel's buffer is full) until finishWrites(). */
+  holdWrites = false;
+  private readonly unfinished: (() => void)[] = [];
+
   override _read(): void {}
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
     this.written.push(chunk);
-    cb();
+    this.done(cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (error?: Error | null) => void): void {
     for (const { chunk } of chunks) this.written.push(chunk);
-    cb();
+    this.done(cb);
+  }
+
+  private done(cb: () => void): void {
+    if (this.holdWrites) this.unfinished.push(cb);
+    else cb();
+  }
+
+  /** The held writes finish, and those after them at once. */
+  finishWrites(): void {
+    this.holdWrites = false;
+    for (const cb of this.unfinished.splice(0)) cb();
   }
 
   /** Everything written so far, as records. */

@@ -18,6 +18,9 @@ const FIRST_REQUEST_GRACE_MS = 2000;
 /** After we end our side, how long the web server may take to close its own. */
 const SHUT_LINGER_MS = 5000;
 
+/** An empty write: its callback says when the writes before it are done. */
+const NOTHING = Buffer.alloc(0);
+
 /**
  * The life of a connection, one value (it replaced six booleans):
  * - 'fresh': open, no request begun yet;
@@ -48,6 +51,8 @@ export abstract class FcgiTransport extends EventEmitter {
   protected readonly borrowed: boolean;
   /** performance.now() of the last bytes received (idletimeout=, readtimeout=). */
   lastInput = performance.now();
+  /** Inside onData: the parser is between records of a read, and keeps the rest of it only once push() returns. */
+  private inRead = false;
 
   constructor(socket: Duplex) {
     super();
@@ -141,14 +146,21 @@ export abstract class FcgiTransport extends EventEmitter {
   protected settleIfIdle(): void {
     if (this.activeRequests > 0) return;
     if (this.phase === 'closing' && this.parser.pendingBytes === 0) this.end();
-    else if (this.phase === 'handing-off' && this.parser.halted) this.whenFlushed(() => this.emitHandoff());
+    // Not from inside a read (a request answered at once, or aborted, in a record callback): the
+    // parser keeps what follows in that read only once push() returns, and onData settles then.
+    // Issue 23: a hand-off emitted there went without those bytes, and a request in them was lost.
+    else if (this.phase === 'handing-off' && this.parser.halted && !this.inRead) this.whenFlushed(() => this.emitHandoff());
   }
 
   /** Runs `then` once every byte we wrote has left for the kernel: a handle closed earlier would drop them. */
   private whenFlushed(then: () => void): void {
     this.writer.flush();
+    if (this.socket.destroyed) return;
     if (this.socket.writableLength === 0) then();
-    else this.socket.once('drain', () => this.whenFlushed(then));
+    // Writes finish in order: an empty one's callback comes once every write before it is done.
+    // Not 'drain': it comes only after a write() that returned false, and a hand-off that waited
+    // for it behind a small write the kernel took late waited out graceperiod (issue 23).
+    else this.socket.write(NOTHING, () => this.whenFlushed(then));
   }
 
   private emitHandoff(): void {
@@ -181,12 +193,16 @@ export abstract class FcgiTransport extends EventEmitter {
   private readonly onData = (chunk: Buffer): void => {
     this.lastInput = performance.now();
     this.writer.hold();
+    // emitHandoff() reads what the stream buffered through here: the outer read is not over then.
+    const outer = this.inRead;
+    this.inRead = true;
     try {
       this.parser.push(chunk);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       this.fail(err);
     } finally {
+      this.inRead = outer;
       this.writer.release();
     }
     // A record that was half in when we decided to close (or hand off) is complete now.

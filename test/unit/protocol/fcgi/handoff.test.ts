@@ -132,6 +132,43 @@ describe('FastCGI connection hand-off', () => {
     expect(handoff()).toEqual(third);
   });
 
+  // Issue 23: the hand-off was emitted from inside the parser's record callback (a request
+  // answered at once, or aborted), before the parser had kept the rest of that read: it was lost.
+  it.each([
+    { how: 'its input ends and it is answered at once', ender: stdin(1, 'e'), auto: true, answer: '1:one' },
+    { how: 'the web server aborts it', ender: encodeRecord(C.FCGI_ABORT_REQUEST, 1, Buffer.alloc(0)), auto: false, answer: '' },
+  ])('a request that ends inside a read while handing off ($how): the rest of that read goes along', async ({ ender, auto, answer }) => {
+    const { socket, c, served, handoff } = connection(auto);
+    socket.push(Buffer.concat([begin(1), params(1, {}), stdinPart(1, 'on')]));
+    await settle();
+    c.handOff();
+    // What ends request 1 and the next request, in one read.
+    const next = request(2, { REQUEST_METHOD: 'POST' }, 'second');
+    socket.push(Buffer.concat([ender, next]));
+    await settle();
+    expect(served).toEqual([1]);
+    expect(ends(socket)).toEqual([1]);
+    expect(socket.stdout(1).toString()).toBe(answer);
+    expect(handoff()).toEqual(next);
+  });
+
+  // Issue 23 (a reload on Node 26 saw GETs wait 30 s): 'drain' comes only after a write() that
+  // returned false, so a hand-off waiting for a small write the kernel took later never went.
+  it('a response still being written when the hand-off begins: the hand-off goes once it is written', async () => {
+    const { socket, c, handoff } = connection(true);
+    socket.holdWrites = true;
+    socket.push(request(1, {}, 'a'));
+    await settle();
+    expect(socket.writableLength).toBeGreaterThan(0);
+    c.handOff();
+    await settle();
+    expect(handoff()).toBeUndefined();
+    socket.finishWrites();
+    await settle();
+    expect(handoff()).toEqual(Buffer.alloc(0));
+    expect(socket.stdout(1).toString()).toBe('1:a');
+  });
+
   it('a record of an ended request still coming in parts is read to its end before the hand-off', async () => {
     const { socket, c, handoff } = connection(true);
     // Request 1 is answered; then a STDIN record for it (an inactive id: ignored) arrives in two pieces.
