@@ -26,7 +26,7 @@ const RECIPES: Record<string, Recipe> = {
     binary: 'caddy',
     start: (home) => startCaddy(home, (port) => recipe('caddy/Caddyfile', home).replace(':80 {', `http://127.0.0.1:${port} {`)),
   },
-  'HAProxy with mpxs-conns (examples/haproxy/haproxy.cfg)': {
+  'HAProxy (examples/haproxy/haproxy.cfg)': {
     binary: 'haproxy',
     start: (home) => startHaproxy(home, (port) => recipe('haproxy/haproxy.cfg', home).replace('bind :80', `bind 127.0.0.1:${port}`)),
   },
