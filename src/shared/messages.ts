@@ -5,6 +5,17 @@ import type { PoolStatus } from './pool-status.js';
 
 export const MARK = 'runfcgi';
 
+/**
+ * Where a worker process has the listening socket (a thread serves the
+ * master's fd 0). Not on fd 0-2: libuv makes a child's fds 0-2 blocking
+ * before exec, and the socket's file flags are shared by every process that
+ * holds it, so each worker start made it blocking for all workers until the
+ * new one listened. A worker woken for a connection that another took then
+ * sat in accept(), its event loop with it, until the next connection came
+ * (issue 23). Above the IPC channel (3) and APPLOG_LOG_FD (4).
+ */
+export const WORKER_LISTEN_FD = 5;
+
 /** A worker process reads its WorkerInit from here, then deletes it: the app never sees it. */
 export const INIT_ENV = 'RUNFCGI_WORKER_INIT';
 

@@ -1,6 +1,5 @@
-// Runs inside a worker, process or thread: load the app, serve the listening socket on fd 0, report to the master.
+// Runs inside a worker, process or thread: load the app, serve the listening socket (fd 5, or a thread's fd 0), report to the master.
 
-import fs from 'node:fs';
 import net from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -13,7 +12,7 @@ import { requestUrl } from '../protocol/cgi.js';
 import type { GatewayRequest } from '../adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
 import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
-import { HEARTBEAT_MS, INIT_ENV, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
+import { HEARTBEAT_MS, INIT_ENV, WORKER_LISTEN_FD, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { serve, type Leaving, type Serving } from './serve.js';
 import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
@@ -67,13 +66,17 @@ function bootFailure(exitCode: number, message: string): never {
   throw new RunfcgiError(message, exitCode);
 }
 
-/** backlog=: Node would listen with 511, even on a socket a web server bound with more (spawn-fcgi -b). */
-function listenOnFd0(backlog: number): Promise<net.Server> {
+/**
+ * The listening socket: a process has it on WORKER_LISTEN_FD (see there why
+ * not fd 0), a thread serves the master's fd 0. backlog=: Node would listen
+ * with 511, even on a socket a web server bound with more (spawn-fcgi -b).
+ */
+function listenOnSocket(backlog: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer({ allowHalfOpen: true });
     server.once('error', reject);
     // Positional: Node reads { fd, backlog }'s backlog only for paths and ports, not for a descriptor.
-    server.listen({ fd: 0 }, backlog, () => {
+    server.listen({ fd: isMainThread ? WORKER_LISTEN_FD : 0 }, backlog, () => {
       server.off('error', reject);
       resolve(server);
     });
@@ -179,15 +182,9 @@ async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Lo
   leaving = true;
   const done = serving.stop(graceMs, leavingHow(handOff, log));
   // The listening socket is out of this worker's event loop now. A process
-  // lets go of its copy at once, so a new master can bind the port; threads
-  // share fd 0 with the master, which closes it once every thread said so.
-  if (isMainThread) {
-    fs.closeSync(0);
-    // fd 0 taken again at once: libuv asserts that what it opens and closes
-    // itself is above fd 2 (reading the RSS opens /proc/self/stat), and a
-    // free fd 0 would be the next one it gets: the worker would abort.
-    fs.openSync('/dev/null', 'r');
-  }
+  // let go of its copy with the server (libuv closes a descriptor above 2), so
+  // a new master can bind the port; threads share fd 0 with the master, which
+  // closes it once every thread said so.
   channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
   await appShutdown({ close: hooks.close, limitMs: graceMs, log, release: releaseLoop });
@@ -307,7 +304,7 @@ async function main(): Promise<void> {
   const handler = withManagement(withHeadLimit(app, options.maxheadersize, log), options, askPoolSnapshot);
   let server: net.Server;
   try {
-    server = await listenOnFd0(options.backlog);
+    server = await listenOnSocket(options.backlog);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     return bootFailure(EXIT_WORKER_BOOT, `listen: ${e.code ?? e.message}`);

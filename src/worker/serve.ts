@@ -181,6 +181,8 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     onRequest?.();
   };
   let leavingHow: Leaving = 'close';
+  /** Set by stop(): told each time a connection goes, also one adopted after the stop began. */
+  let whenGone: (() => void) | undefined;
   /** A stopping worker's treatment of one connection (see Leaving). */
   const leave = (c: Connection): void => {
     if (typeof leavingHow === 'object' && c instanceof FcgiConnection) {
@@ -226,6 +228,7 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
     connection.on('close', () => {
       connections.delete(connection);
       admission.remove(connection);
+      whenGone?.();
     });
     // A handed-over connection is the web server's, between requests: never shed, never timed as silent.
     if (rest !== undefined) admission.began(connection);
@@ -291,7 +294,7 @@ export function serve(server: net.Server, handler: RequestHandler, log: Logger, 
           for (const c of connections) c.destroy();
         }, graceMs);
         timer.unref();
-        for (const c of connections) c.on('close', () => setImmediate(check));
+        whenGone = () => void setImmediate(check);
         check();
       });
     },

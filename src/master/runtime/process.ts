@@ -1,4 +1,4 @@
-// Worker processes: each gets the listening socket as its fd 0, like a FastCGI app a web server spawns.
+// Worker processes: each gets the listening socket as its fd 5 (WORKER_LISTEN_FD), never as its stdio.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -60,9 +60,10 @@ export const processRuntime: WorkerRuntime = {
     // Node's own flags (node --max-old-space-size=... runfcgi) reach the workers, as with cluster.
     const lines = setup.appLines;
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER_ENTRY)], {
-      // fd 0: the listening socket; 1 and 2: the master's; 3: our IPC channel. With applog=json,
+      // fd 0: /dev/null; 1 and 2: the master's; 3: our IPC channel; 5: the listening socket
+      // (WORKER_LISTEN_FD: on fd 0 it turned blocking for every worker at each start). With applog=json,
       // 1 and 2 are pipes to the master, and runfcgi's own log lines go straight to the master's fd 2, as fd 4 (APPLOG_LOG_FD).
-      stdio: lines === undefined ? [listenFd, 'inherit', 'inherit', 'ipc'] : [listenFd, 'pipe', 'pipe', 'ipc', 2],
+      stdio: lines === undefined ? ['ignore', 'inherit', 'inherit', 'ipc', 'ignore', listenFd] : ['ignore', 'pipe', 'pipe', 'ipc', 2, listenFd],
       env: { ...setup.env, [INIT_ENV]: JSON.stringify(init) },
       ...(setup.uid !== undefined ? { uid: setup.uid, gid: setup.gid ?? setup.uid } : {}),
     });
