@@ -1,7 +1,6 @@
 // Runs inside a worker, process or thread: load the app, serve the listening socket (fd 5, or a thread's fd 0), report to the master.
 
 import net from 'node:net';
-import { getHeapStatistics } from 'node:v8';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { WEB_SERVER_ADDRS, webServerCheck } from '../shared/access-list.js';
 import { installFastResponse } from '../adapter/fast-response.js';
@@ -13,6 +12,7 @@ import type { GatewayRequest } from '../adapter/types.js';
 import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.js';
 import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, WORKER_LISTEN_FD, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
+import { MB, MemoryWatch } from './memory.js';
 import { serve, type Leaving, type Serving } from './serve.js';
 import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
@@ -28,13 +28,6 @@ interface Channel {
 const channel: Channel = isMainThread
   ? { send: (m) => void process.send?.(m), onMessage: (l) => void process.on('message', l) }
   : { send: (m) => parentPort!.postMessage(m), onMessage: (l) => void parentPort!.on('message', l) };
-
-/**
- * maxmemory= is checked this often: at once a second, a worker leaking fast
- * peaked at 1.7x the limit before it retired; reading the RSS costs a few
- * microseconds, ten times a second is nothing beside a request.
- */
-const MEMORY_CHECK_MS = 100;
 
 function readInit(): WorkerInit {
   if (!isMainThread) return workerData as WorkerInit;
@@ -81,28 +74,6 @@ function listenOnSocket(backlog: number): Promise<net.Server> {
       resolve(server);
     });
   });
-}
-
-/**
- * maxmemory=: a worker process is measured by its RSS; a worker thread shares
- * the process's RSS with the others, so what its own isolate holds counts:
- * the JavaScript heap and the memory outside it (Buffers).
- */
-function watchMemory(limitMb: number, exceeded: (mb: number) => void): void {
-  const timer = setInterval(() => {
-    let bytes: number;
-    if (isMainThread) {
-      bytes = process.memoryUsage.rss();
-    } else {
-      const heap = getHeapStatistics();
-      bytes = heap.used_heap_size + heap.external_memory;
-    }
-    const mb = Math.round(bytes / 1048576);
-    if (mb <= limitMb) return;
-    clearInterval(timer);
-    exceeded(mb);
-  }, MEMORY_CHECK_MS);
-  timer.unref();
 }
 
 /**
@@ -187,11 +158,24 @@ async function leave(serving: Serving, graceMs: number, hooks: AppHooks, log: Lo
   // closes it once every thread said so.
   channel.send(tag<ToMaster>({ type: 'released' }));
   await done;
+  logPeak(log);
   await appShutdown({ close: hooks.close, limitMs: graceMs, log, release: releaseLoop });
   process.exit(0);
 }
 
 let heartbeatTimer: NodeJS.Timeout | undefined;
+let memory: MemoryWatch | undefined;
+
+/**
+ * Once its requests are done, how much memory the worker held at most: with
+ * maxmemory=, how far past the limit it went before its requests ended.
+ */
+function logPeak(log: Logger): void {
+  if (memory === undefined) return;
+  const fields = { peakMb: Math.round(memory.peakBytes() / MB), maxmemory: memory.limitMb };
+  if (memory.limitMb > 0) log.info(fields, 'worker leaving: its requests are done');
+  else log.debug(fields, 'worker leaving: its requests are done');
+}
 
 /** While the app cleans up, only its own handles keep the process alive (heartbeats go on meanwhile). */
 function releaseLoop(): void {
@@ -199,17 +183,10 @@ function releaseLoop(): void {
   process.channel?.unref();
 }
 
-/** A process's RSS; a thread shares that, so its own isolate's heap and Buffers (as maxmemory= counts). */
-function workerMemory(): number {
-  if (isMainThread) return process.memoryUsage.rss();
-  const heap = getHeapStatistics();
-  return heap.used_heap_size + heap.external_memory;
-}
-
-function heartbeat(serving: Serving): void {
+function heartbeat(serving: Serving, watch: MemoryWatch): void {
   let last = performance.now();
   let beats = 0;
-  let memory = workerMemory();
+  let held = watch.measure();
   heartbeatTimer = setInterval(() => {
     const now = performance.now();
     const lagMs = Math.max(0, Math.round(now - last - HEARTBEAT_MS));
@@ -223,7 +200,7 @@ function heartbeat(serving: Serving): void {
       timedOut: serving.timedOutRequests,
       aborted: serving.abortedRequests,
       oldest: serving.oldest(),
-      memory: beats++ % 10 === 0 ? (memory = workerMemory()) : memory,
+      memory: beats++ % 10 === 0 ? (held = watch.measure()) : held,
     }));
   }, HEARTBEAT_MS);
 }
@@ -332,6 +309,8 @@ async function main(): Promise<void> {
     // serve them on would keep it (and what made it retire) for long.
     void leave(serving, options.graceperiod * 1000, hooks, log, isMainThread);
   };
+  // `active`: the requests it still finishes, whose growth is how far past the limit it may go.
+  memory = new MemoryWatch(options.maxmemory, (bytes) => retire('warn', { mb: Math.round(bytes / MB), maxmemory: options.maxmemory, active: serving.activeRequests }, 'maxmemory exceeded'));
   const serving: Serving = serve(server, handler, log, {
     protocol: options.protocol,
     allowed: webServerCheck(process.env[WEB_SERVER_ADDRS]),
@@ -343,6 +322,7 @@ async function main(): Promise<void> {
     timeoutMs: options.timeout * 1000,
     slowMs: options.slowlog * 1000,
     onRequest: () => {
+      memory?.requestBegan();
       if (init.maxRequests > 0 && serving.accepted >= init.maxRequests) retire('info', { served: serving.accepted }, 'maxrequests reached');
     },
     router,
@@ -357,7 +337,6 @@ async function main(): Promise<void> {
   };
   process.on('uncaughtException', thrown);
   process.on('unhandledRejection', thrown);
-  if (options.maxmemory > 0) watchMemory(options.maxmemory, (mb) => retire('warn', { mb, maxmemory: options.maxmemory }, 'maxmemory exceeded'));
   channel.onMessage((message, handle) => {
     if (!isOurs(message)) return;
     const m = message as ToWorker;
@@ -384,7 +363,7 @@ async function main(): Promise<void> {
         return;
     }
   });
-  heartbeat(serving);
+  heartbeat(serving, memory);
   channel.send(tag<ToMaster>({ type: 'ready' }));
   if (isMainThread) setImmediate(watchMaster);
 }
