@@ -31,13 +31,21 @@ const fdCount = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).lengt
  * (epoll, eventfd, pipes) some time after the worker is ready, later still on
  * a loaded machine, and a count taken before that then reads as a leak.
  */
-const socketCount = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+const socketCount = (pid: number): number => {
+  let fds: string[];
   try {
-    return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return false; // closed meanwhile
+    return 0; // a worker that left meanwhile (the pool shrinks under load) holds nothing
   }
-}).length;
+  return fds.filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+};
 
 /**
  * Descriptor counts once a fresh worker has finished booting: its watchdog
