@@ -151,14 +151,16 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
     const s = await boot('maxmemory=256', 'minspare=2', 'maxspare=2', 'maxchildren=4');
     // Every page of what it keeps is written: a worker passes 256 MB within 50-odd requests. GETs: a retiring
     // thread closes its kept-alive connections between requests (lossless.test.ts has the POSTs, for processes).
-    const loading = keepLoading(nginx.url('/leak?mb=4'), 8);
+    // 4 at once: a worker may go past the limit by what the requests it had begun keep (up to 4 x 4 MB
+    // here, 6%; 8 at once all on one thread would be 12.5%), and the bound is the test's.
+    const loading = keepLoading(nginx.url('/leak?mb=4'), 4);
     // Counted from the log, not from the clock: each says its peak once its requests are done.
     await waitFor(() => retiredPeaks(s.output()).length >= 6, 150_000, 'six workers retired and gone');
     const r = await loading.stop();
     expect(r).toMatchObject({ failed: 0, errors: [] });
     expect(lines(s, 'maxmemory exceeded: retiring after the requests in progress')[0]).toMatchObject({ maxmemory: 256 });
     expect(lines(s, 'worker died')).toEqual([]);
-    expectPeaksWithin(s.output(), 256, `method=${method}, 4 MB a request, 8 GETs at once through nginx`);
+    expectPeaksWithin(s.output(), 256, `method=${method}, 4 MB a request, 4 GETs at once through nginx`);
   });
 
   // A thread cannot be SIGKILLed on its own: this one is for worker processes.
