@@ -1,4 +1,4 @@
-// Worker changes under POST load, for `npm run bench`: runfcgi (prefork, 2 workers) and PHP-FPM
+// Worker changes under POST load, for `npm run bench`: runfcgi (2 workers, prefork and threaded) and PHP-FPM
 // (pm=static, 2 children) behind the same nginx with kept-alive upstream connections, side by
 // side in interleaved rounds: failed POSTs per HUP reload (PHP-FPM: SIGUSR2) and over maxrequests
 // recycling (PHP-FPM: pm.max_requests), requests/s and the servers' CPU time per request.
@@ -73,7 +73,8 @@ ${process.getuid() === 0 ? 'user = root\ngroup = root' : ''}
 }
 
 const PEERS = {
-  runfcgi: { start: (maxRequests) => runfcgi(maxRequests ? [`maxrequests=${maxRequests}`] : []), reload: 'SIGHUP', location: FASTCGI },
+  'runfcgi prefork': { start: (maxRequests) => runfcgi(maxRequests ? [`maxrequests=${maxRequests}`] : []), reload: 'SIGHUP', location: FASTCGI },
+  'runfcgi threaded': { start: (maxRequests) => runfcgi(['method=threaded', ...(maxRequests ? [`maxrequests=${maxRequests}`] : [])]), reload: 'SIGHUP', location: FASTCGI },
   'PHP-FPM 8.2': { start: (maxRequests) => phpFpm(maxRequests ?? 0), reload: 'SIGUSR2', location: `${FASTCGI} fastcgi_param SCRIPT_FILENAME ${path.join(PEERS_DIR, 'post.php')};` },
 };
 
@@ -125,7 +126,7 @@ export async function lossless(rounds = 3) {
       for (const [name, peer] of Object.entries(PEERS)) {
         const r = await run(peer, scenario);
         runs[name].push(r);
-        console.log(`round ${round} ${scenario.padEnd(11)} ${name.padEnd(12)} ${r.requests} POSTs, ${r.failed} failed (nginx errors ${r.nginxErrors}), ${r.rps.toFixed(0)} req/s, ${r.cpuPerRequest.toFixed(3)} CPU ms/request`);
+        console.log(`round ${round} ${scenario.padEnd(11)} ${name.padEnd(16)} ${r.requests} POSTs, ${r.failed} failed (nginx errors ${r.nginxErrors}), ${r.rps.toFixed(0)} req/s, ${r.cpuPerRequest.toFixed(3)} CPU ms/request`);
         if (r.firstError) console.log(`  nginx: ${r.firstError.slice(0, 200)}`);
       }
     }
@@ -145,7 +146,7 @@ export function losslessTable(rows) {
   return [
     '## Worker changes under POST load', '',
     `POSTs of ${BODY_BYTES} bytes (wrk, 16 connections, ${SECONDS} s per run) through one nginx with \`fastcgi_keep_conn on\` and upstream keepalive; `
-      + 'runfcgi prefork with 2 workers, PHP-FPM 8.2 pm=static with 2 children; rounds interleaved. nginx never retries a POST.', '',
+      + 'runfcgi with 2 worker processes (prefork) or threads, PHP-FPM 8.2 pm=static with 2 children; rounds interleaved. nginx never retries a POST.', '',
     '| scenario | server | failed POSTs per run | POSTs in all runs | req/s (median) | server CPU ms per request (median) |', '|---|---|---|---:|---:|---:|',
     ...rows.map((r) => `| ${what[r.scenario]} | ${r.name} | ${r.failed.join(', ')} | ${r.requests} | ${r.rps.toFixed(0)} | ${r.cpu.toFixed(3)} |`),
   ].join('\n');

@@ -175,8 +175,7 @@ export class Master {
     if (how === 'graceful' && handover && this.listener.canHandOver) {
       this.phase = { name: 'handingOver', since: Date.now() };
       this.listener.announceHandover();
-      // Threads never give their connections away (see stopWorker).
-      if (this.runtime.name === 'prefork') this.relay.offerToSuccessor(this.listener.address);
+      this.relay.offerToSuccessor(this.listener.address);
       this.log.info({ handoverMs: HANDOVER_MS }, 'stopping gracefully once a successor takes the socket over, or soon');
       return;
     }
@@ -359,7 +358,7 @@ export class Master {
     this.signals.wake();
   }
 
-  /** `handOff`: its kept-alive connections go to the workers that stay (relay.ts), from a process. */
+  /** `handOff`: its kept-alive connections go to the workers that stay (relay.ts). */
   private stopWorker(slot: Slot, graceMs: number, force: boolean, handOff = false): void {
     if (slot.state === 'dead' || (slot.state === 'stopping' && !force)) return;
     slot.state = 'stopping';

@@ -2,7 +2,7 @@
 
 import type { Logger } from '../shared/log.js';
 import { offerConnections, receiveConnections, type ConnectionOffer } from './listener/connection-handover.js';
-import type { UvHandle } from './listener/ipc-pipe.js';
+import type { UvHandle } from '../shared/uv-pipes.js';
 import { HANDOVER_MS } from './listener/handover.js';
 import type { PassedHandle } from './runtime/types.js';
 import type { Slot } from './slot.js';

@@ -105,6 +105,7 @@ export async function startMaster(options: Options, hooks: StartHooks = {}): Pro
         env: workerEnvironment(options.env, process.env, credentials?.account),
         ...(options.method === 'prefork' && credentials !== undefined ? { uid: credentials.account.uid, gid: credentials.gid } : {}),
         ...(options.applog === 'json' ? { appLines: appLines(logs) } : {}),
+        log,
       },
       reopenLogs: () => logs.reopen(),
     };

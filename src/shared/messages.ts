@@ -27,7 +27,13 @@ export interface WorkerInit {
   maxRequests: number;
   /** sticky=true: where the workers' private sockets are, and this master's mark in route cookies. */
   routes?: RouteDirectory;
+  /** Threads: where to connect the link connections travel over (master/runtime/thread-links.ts), or why there is none. */
+  link?: { path: string } | { error: string };
 }
+
+/** What crosses a worker thread's link: a kept-alive connection (with its `rest` after the letter), or a new one (pm=ondemand). */
+export const LINK_KEPT_ALIVE = 'K';
+export const LINK_NEW = 'N';
 
 /** sticky=true: worker N listens on `${dir}/N.sock`; its route cookie's value is `${mark}.${N}`. */
 export interface RouteDirectory {

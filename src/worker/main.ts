@@ -1,7 +1,7 @@
 // Runs inside a worker, process or thread: load the app, serve the listening socket (fd 5, or a thread's fd 0), report to the master.
 
 import net from 'node:net';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { WEB_SERVER_ADDRS, webServerCheck } from '../shared/access-list.js';
 import { installFastResponse } from '../adapter/fast-response.js';
 import { loadApp, type AppHooks } from '../adapter/load.js';
@@ -13,7 +13,8 @@ import { EXIT_APP_LOAD, EXIT_WORKER_BOOT, RunfcgiError } from '../shared/errors.
 import { APPLOG_LOG_FD, createLogger, lazyLogger, logDestination, useStderrFd, type LogDestination, type Logger } from '../shared/log.js';
 import { HEARTBEAT_MS, INIT_ENV, WORKER_LISTEN_FD, isOurs, tag, type ToMaster, type ToWorker, type WorkerInit } from '../shared/messages.js';
 import { MB, MemoryWatch } from './memory.js';
-import { serve, type Leaving, type Serving } from './serve.js';
+import { serve, type Serving } from './serve.js';
+import { canPass, connectLink, leavingHow } from './hand-off.js';
 import { listenPrivately, Router } from './sticky/router.js';
 import { withManagement } from './status-page.js';
 import { withHeadLimit } from '../adapter/head-limit.js';
@@ -106,43 +107,6 @@ function giveSocket(server: net.Server): void {
 }
 
 let leaving = false;
-
-interface SocketHandle {
-  reading?: boolean;
-  readStop?(): number;
-}
-
-/**
- * A kept-alive connection, between requests, goes to the master for a worker
- * that stays (see master/relay.ts). Its handle stops reading first, so that
- * whatever the web server sends from now on waits in the kernel for the next
- * worker; it goes as a bare handle, and our copy closes once it is sent.
- */
-function passConnection(socket: net.Socket, rest: Buffer, done: () => void, log: Logger): void {
-  const handle = (socket as unknown as { _handle?: SocketHandle | null })._handle;
-  if (handle == null || process.send === undefined) {
-    done();
-    return;
-  }
-  handle.reading = false;
-  handle.readStop?.();
-  const sent = process.send(tag<ToMaster>({ type: 'pass', rest: rest.toString('base64') }), handle as unknown as net.Socket, undefined, (error) => {
-    if (error) log.warn({ err: error.message }, 'a kept-alive connection could not be passed on: closed');
-    done();
-  });
-  if (!sent) log.debug('passing connections: the IPC channel is backed up');
-}
-
-/**
- * What a leaving worker does with its kept-alive connections: a process hands
- * them on when the master asks (reload, retirement); a thread cannot give a
- * descriptor away and serves them on until the web server closes them.
- */
-function leavingHow(handOff: boolean, log: Logger): Leaving {
-  if (!handOff) return 'close';
-  if (!isMainThread || process.send === undefined) return 'keep';
-  return { pass: (socket, rest, done) => passConnection(socket, rest, done, log) };
-}
 
 /**
  * Stop accepting, finish within graceMs, let the app clean up (its close()
@@ -304,10 +268,10 @@ async function main(): Promise<void> {
     retiring = true;
     log[level](fields, `${why}: retiring after the requests in progress`);
     channel.send(tag<ToMaster>({ type: 'retiring' }));
-    // The master starts a replacement; a process's kept-alive connections go
-    // to the workers that stay. A thread closes them between requests: to
-    // serve them on would keep it (and what made it retire) for long.
-    void leave(serving, options.graceperiod * 1000, hooks, log, isMainThread);
+    // The master starts a replacement; the kept-alive connections go to the
+    // workers that stay. A thread without a link closes them between
+    // requests: to serve them on would keep it (and what made it retire) for long.
+    void leave(serving, options.graceperiod * 1000, hooks, log, canPass());
   };
   // `active`: the requests it still finishes, whose growth is how far past the limit it may go.
   memory = new MemoryWatch(options.maxmemory, (bytes) => retire('warn', { mb: Math.round(bytes / MB), maxmemory: options.maxmemory, active: serving.activeRequests }, 'maxmemory exceeded'));
@@ -363,6 +327,7 @@ async function main(): Promise<void> {
         return;
     }
   });
+  if (!isMainThread) await connectLink(init.link, threadId, log, (handle, rest) => adopt(serving, undefined, handle, rest));
   heartbeat(serving, memory);
   channel.send(tag<ToMaster>({ type: 'ready' }));
   if (isMainThread) setImmediate(watchMaster);

@@ -43,7 +43,7 @@ function report(r: LoadResult): string {
   return `${r.failed} of ${r.ok + r.failed} failed: ${[...new Set(r.errors)].slice(0, 5).join('; ')}`;
 }
 
-describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () => {
+describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('lossless worker changes under POST load, %s', (method) => {
   let dir: string;
   let sock: string;
   let nginx: Nginx;
@@ -71,7 +71,7 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
   it('5 SIGHUP reloads lose no POST', async () => {
     const app = path.join(dir, 'app-hup.mjs');
     writeApp(app, 'v0');
-    server = start([`app=${app}`, `socket=${sock}`, 'umask=000', 'minspare=2', 'maxspare=2', 'loglevel=debug']);
+    server = start([`app=${app}`, `socket=${sock}`, `method=${method}`, 'umask=000', 'minspare=2', 'maxspare=2', 'loglevel=debug']);
     await waitForListen(sock);
     const traffic = keepLoading(nginx.url('/'), 8, POST);
     await waitFor(() => traffic.result.ok >= 50, 60_000, '50 POSTs before the first reload');
@@ -92,7 +92,7 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
   async function recycling(name: string, leakKib: number, args: string[], why: string, count: number, until = (): boolean => true): Promise<void> {
     const app = path.join(dir, `app-${name}.mjs`);
     writeApp(app, 'v1', leakKib);
-    server = start([`app=${app}`, `socket=${sock}`, 'umask=000', 'minspare=2', 'maxspare=2', 'loglevel=debug', ...args]);
+    server = start([`app=${app}`, `socket=${sock}`, `method=${method}`, 'umask=000', 'minspare=2', 'maxspare=2', 'loglevel=debug', ...args]);
     await waitForListen(sock);
     const traffic = keepLoading(nginx.url('/'), 8, POST);
     // Counted from the log, not from the clock.
@@ -105,7 +105,7 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
   it('SIGTTOU (one worker fewer) loses no POST', async () => {
     const app = path.join(dir, 'app-ttou.mjs');
     writeApp(app, 'v1');
-    server = start([`app=${app}`, `socket=${sock}`, 'umask=000', 'minspare=3', 'maxspare=3', 'loglevel=debug']);
+    server = start([`app=${app}`, `socket=${sock}`, `method=${method}`, 'umask=000', 'minspare=3', 'maxspare=3', 'loglevel=debug']);
     await waitForListen(sock);
     const traffic = keepLoading(nginx.url('/'), 8, POST);
     await waitFor(() => traffic.result.ok >= 50, 60_000, '50 POSTs first');
@@ -130,7 +130,8 @@ describe.runIf(hasNginx)('lossless worker changes under POST load, prefork', () 
     // 4 MB kept per request, every page written: a worker passes 256 MB within 50-odd requests.
     // Each says its peak once its requests are done (counted under load, before it has left).
     await recycling('maxmem', 4096, ['maxmemory=256'], 'maxmemory exceeded', 6, () => retiredPeaks(server!.output()).length >= 6);
-    expectPeaksWithin(server!.output(), 256, 'prefork, 4 MB a request, 8 POSTs at once through nginx');
+    // A thread goes past the limit by what the requests it had begun keep (8 at once here): see workers.test.ts.
+    if (method === 'prefork') expectPeaksWithin(server!.output(), 256, 'prefork, 4 MB a request, 8 POSTs at once through nginx');
   }, 300_000);
 });
 
@@ -139,7 +140,9 @@ const RESTART_TARGETS = {
   'TCP': { listen: (_d: string, port: number) => `host=127.0.0.1 port=${port}`, upstream: (_d: string, port: number) => `127.0.0.1:${port}` },
 };
 
-describe.runIf(hasNginx).each(Object.entries(RESTART_TARGETS))('the restart script on %s under POST load, prefork', (_name, target) => {
+const RESTARTS = (['prefork', 'threaded'] as const).flatMap((method) => Object.entries(RESTART_TARGETS).map(([name, target]) => [name, method, target] as const));
+
+describe.runIf(hasNginx).each(RESTARTS)('the restart script on %s under POST load, %s', (_name, method, target) => {
   let d: string;
   let port: number;
   let nginx: Nginx;
@@ -158,7 +161,7 @@ describe.runIf(hasNginx).each(Object.entries(RESTART_TARGETS))('the restart scri
   });
 
   it('3 restarts lose no POST: the kept-alive connections go on to the next master', async () => {
-    const restart = (): Promise<number | null> => runRestartScript(d, target.listen(d, port), 'minspare=2 maxspare=2 loglevel=debug');
+    const restart = (): Promise<number | null> => runRestartScript(d, target.listen(d, port), `method=${method} minspare=2 maxspare=2 loglevel=debug`);
     expect(await restart()).toBe(0);
     const traffic = keepLoading(nginx.url('/'), 8, POST);
     await waitFor(() => traffic.result.ok >= 50, 60_000, '50 POSTs before the first restart');

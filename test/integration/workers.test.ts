@@ -264,7 +264,7 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
   it('backs off when workers keep dying instead of spinning', async () => {
     server = start([`app=${path.join(FIXTURES, 'dies-soon.mjs')}`, `socket=${sock}`, `method=${method}`, 'minspare=1', 'maxspare=1']);
     const s = server;
-    await waitFor(() => lines(s, 'worker failed before it could serve: backing off').length >= 3, 30_000, 'backoff');
+    await waitFor(() => lines(s, 'worker failed before it could serve: backing off').length >= 3, 120_000, 'backoff');
     const backoffs = lines(s, 'worker failed before it could serve: backing off').map((l) => l.backoffMs as number);
     expect(backoffs[2]).toBeGreaterThan(backoffs[0]!);
   });

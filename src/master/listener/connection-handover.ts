@@ -5,7 +5,8 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import { privateDir } from './handover.js';
-import { ipcPipes, listenOnce, write, type Internals, type PipeHandle, type UvHandle } from './ipc-pipe.js';
+import { listenOnce } from './ipc-pipe.js';
+import { ipcPipes, write, type Internals, type PipeHandle, type UvHandle } from '../../shared/uv-pipes.js';
 
 /**
  * The listening socket goes to the next master (handover.ts), but the

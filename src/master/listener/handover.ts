@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { isAlive } from '../../shared/procfs.js';
-import { ipcPipes, offerHandle, receiveHandle, type Offer, type Received, type UvHandle } from './ipc-pipe.js';
+import { offerHandle, receiveHandle, type Offer, type Received } from './ipc-pipe.js';
+import { ipcPipes, type UvHandle } from '../../shared/uv-pipes.js';
 import { once } from '../../shared/once.js';
 import { closeHandle, misplaced, type Placement } from './fd0.js';
 

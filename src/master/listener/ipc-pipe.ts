@@ -1,97 +1,10 @@
-// A listening socket passed between two unrelated processes: libuv's IPC pipes (SCM_RIGHTS), reached through Node's internals.
+// A listening socket passed between two unrelated processes over libuv's IPC pipes (see shared/uv-pipes.ts).
 
 import fs from 'node:fs';
 import { getSystemErrorName } from 'node:util';
+import { write, type Internals, type PipeHandle, type UvHandle } from '../../shared/uv-pipes.js';
 import { once } from '../../shared/once.js';
 import { freeFd0, keepFd0Taken, type Placement } from './fd0.js';
-
-/**
- * Node passes handles over IPC pipes only to and from its own children
- * (child_process). Between two masters it has no public API, so we use the
- * same libuv pipes child_process uses, through `process.binding` (as the
- * master already uses `net._createServerHandle`). Checked on Node 20, 22, 24
- * and 26; where they are missing, `ipcPipes()` says why and restarts on TCP
- * fall back to binding the port anew.
- */
-
-/** A libuv handle as Node's bindings show it. */
-export interface UvHandle {
-  readonly fd: number;
-  close(): void;
-  getsockname?(out: { address?: string; port?: number }): number;
-}
-
-export interface StreamHandle extends UvHandle {
-  onread: ((buffer: ArrayBuffer | undefined) => void) | null;
-  pendingHandle?: UvHandle | null;
-  readStart(): number;
-  writeUtf8String(req: object, data: string, handle?: UvHandle): number;
-}
-
-export interface PipeHandle extends StreamHandle {
-  open(fd: number): number;
-  bind(path: string): number;
-  listen(backlog: number): number;
-  connect(req: object, path: string): number;
-  onconnection: ((status: number, client?: PipeHandle) => void) | null;
-}
-
-export interface Internals {
-  Pipe: new (type: number) => PipeHandle;
-  PipeConnectWrap: new () => { oncomplete?: (status: number) => void };
-  WriteWrap: new () => { oncomplete?: (status: number) => void; handle?: UvHandle };
-  types: { SOCKET: number; SERVER: number; IPC: number };
-  /** Whether the last write completes later (then its oncomplete is called), from stream_wrap. */
-  lastWriteWasAsync(): boolean;
-  /** The bytes an onread call brought (stream_wrap's state), or undefined at the end or on an error. */
-  readBytes(buffer: ArrayBuffer | undefined): Buffer | undefined;
-}
-
-type Binding = (name: string) => Record<string, unknown>;
-
-/**
- * process.binding() prints DEP0111 under --pending-deprecation: a warning
- * about our internals the user can do nothing about. Silenced for our calls.
- */
-function binding(name: string): Record<string, unknown> {
-  const quiet = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    return (process as unknown as { binding: Binding }).binding(name);
-  } finally {
-    process.noDeprecation = quiet;
-  }
-}
-
-let internals: Internals | string | undefined;
-
-/** Node's pipe internals, or the reason they cannot be used here. */
-function load(): Internals | string {
-  try {
-    const pipeWrap = binding('pipe_wrap') as { Pipe?: Internals['Pipe']; PipeConnectWrap?: Internals['PipeConnectWrap']; constants?: Record<string, number> };
-    const streamWrap = binding('stream_wrap') as { WriteWrap?: Internals['WriteWrap']; streamBaseState?: Int32Array; kLastWriteWasAsync?: number; kReadBytesOrError?: number; kArrayBufferOffset?: number };
-    const { Pipe, PipeConnectWrap, constants } = pipeWrap;
-    const { WriteWrap, streamBaseState: state, kLastWriteWasAsync: async, kReadBytesOrError: nread, kArrayBufferOffset: offset } = streamWrap;
-    const types = { SOCKET: constants?.SOCKET, SERVER: constants?.SERVER, IPC: constants?.IPC };
-    if (typeof Pipe !== 'function' || typeof PipeConnectWrap !== 'function' || typeof WriteWrap !== 'function' || state === undefined || async === undefined || nread === undefined || offset === undefined) {
-      return `Node ${process.version} lacks the pipe internals it needs`;
-    }
-    if (types.SOCKET === undefined || types.SERVER === undefined || types.IPC === undefined) return `Node ${process.version} has no IPC pipes`;
-    const readBytes = (buffer: ArrayBuffer | undefined): Buffer | undefined => {
-      const n = state[nread]!;
-      return buffer === undefined || n <= 0 ? undefined : Buffer.from(buffer, state[offset]!, n);
-    };
-    return { Pipe, PipeConnectWrap, WriteWrap, types: types as Internals['types'], lastWriteWasAsync: () => state[async] !== 0, readBytes };
-  } catch (error) {
-    return `Node ${process.version} refuses process.binding (${(error as Error).message})`;
-  }
-}
-
-/** The internals, or a string saying why they cannot be used (logged once by the caller). */
-export function ipcPipes(): Internals | string {
-  internals ??= load();
-  return internals;
-}
 
 /**
  * Accepted connections on a libuv pipe server are never IPC pipes, and only
@@ -101,17 +14,6 @@ export function ipcPipes(): Internals | string {
  * maybe someone else's by then). One per handover, in a master that is leaving.
  */
 const retired: PipeHandle[] = [];
-
-/** Sends `data` (and a handle); `done` runs once it is written, or failed. */
-export function write(ipc: Internals, pipe: StreamHandle, data: string, done: (ok: boolean) => void, handle?: UvHandle): void {
-  const req = new ipc.WriteWrap();
-  // Kept alive with the request until the write is done.
-  if (handle !== undefined) req.handle = handle;
-  req.oncomplete = (status) => done(status === 0);
-  const err = handle === undefined ? pipe.writeUtf8String(req, data) : pipe.writeUtf8String(req, data, handle);
-  if (err !== 0) done(false);
-  else if (!ipc.lastWriteWasAsync()) done(true);
-}
 
 /** What a successor sends once it serves: the old master may stop. */
 const TAKEN = 'T';
@@ -144,9 +46,18 @@ export function offerHandle(ipc: Internals, path: string, handle: UvHandle, take
  * `connected` an IPC pipe to it. Returns the reason when it cannot listen.
  */
 export function listenOnce(ipc: Internals, path: string, connected: (pipe: PipeHandle) => void): Offer | string {
+  return listenForPipes(ipc, path, connected, true);
+}
+
+/**
+ * Listens at `path` (a private place, mode 0600), and gives `connected` an
+ * IPC pipe to each process or thread that connects (after the first one
+ * only, with `once`). Returns the reason when it cannot listen.
+ */
+export function listenForPipes(ipc: Internals, path: string, connected: (pipe: PipeHandle) => void, once = false): Offer | string {
   fs.rmSync(path, { force: true });
   const server = new ipc.Pipe(ipc.types.SERVER);
-  const err = server.bind(path) || server.listen(1);
+  const err = server.bind(path) || server.listen(once ? 1 : 511);
   if (err !== 0) {
     server.close();
     return `cannot listen at ${path}: ${getSystemErrorName(err)}`;
@@ -162,7 +73,7 @@ export function listenOnce(ipc: Internals, path: string, connected: (pipe: PipeH
   server.onconnection = (status, client) => {
     if (status !== 0 || client === undefined) return;
     // One successor only: a second start would find the port its own.
-    stopListening();
+    if (once) stopListening();
     const pipe = new ipc.Pipe(ipc.types.IPC);
     if (pipe.open(client.fd) !== 0) {
       client.close();

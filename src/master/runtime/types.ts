@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { ToWorker, WorkerInit } from '../../shared/messages.js';
 import type { AppLines } from '../app-output.js';
+import type { Logger } from '../../shared/log.js';
 
 /**
  * A started worker. Emits 'message' (anything the worker sent; the master
@@ -33,6 +34,8 @@ export interface WorkerSetup {
   gid?: number | undefined;
   /** applog=json: the app's stdout and stderr come to the master as pipes, for this to turn into log records. */
   appLines?: AppLines | undefined;
+  /** For the runtime's own lines (a worker thread's link that fails). */
+  log?: Logger | undefined;
 }
 
 export interface WorkerRuntime {
