@@ -24,6 +24,8 @@ export class HandleLink {
   /** The `h` line sent last and not yet acknowledged. */
   private awaitingAck = false;
   private readonly queue: Outgoing[] = [];
+  /** Told once nothing is queued or awaits its acknowledgement (see whenIdle). */
+  private idleWaiters: (() => void)[] = [];
   /** A descriptor that came in a read, for the `h` line it belongs to. */
   private pending: UvHandle | undefined;
   private text = '';
@@ -56,6 +58,16 @@ export class HandleLink {
     this.next();
   }
 
+  /**
+   * Runs `run` once every descriptor sent so far is in the other end's hands
+   * (acknowledged), or the link closed: what is said after it, by any other
+   * way, comes after them.
+   */
+  whenIdle(run: () => void): void {
+    if (this.state === 'closed' || (!this.awaitingAck && this.queue.length === 0)) run();
+    else this.idleWaiters.push(run);
+  }
+
   close(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -63,13 +75,18 @@ export class HandleLink {
     this.pending?.close();
     this.pending = undefined;
     for (const item of this.queue.splice(0)) item.done(false);
+    this.idle();
     this.onClose();
+  }
+
+  private idle(): void {
+    for (const run of this.idleWaiters.splice(0)) run();
   }
 
   private next(): void {
     while (this.state === 'open' && !this.awaitingAck) {
       const item = this.queue.shift();
-      if (item === undefined) return;
+      if (item === undefined) return this.idle();
       if (item.handle !== undefined) this.awaitingAck = true;
       write(this.ipc, this.pipe, item.line, (ok) => {
         if (!ok) this.log.debug('a line to a worker thread link could not be written');

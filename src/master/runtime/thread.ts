@@ -41,7 +41,17 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
     });
   }
 
+  /**
+   * A stop waits until the connections passed to the thread are in its hands:
+   * they come over the link, the stop over another way, and a thread told to
+   * stop with none would leave before they arrive (and they would close).
+   */
   send(message: ToWorker): void {
+    if (message.type !== 'stop') return this.post(message);
+    this.withLink((link) => (link === undefined ? this.post(message) : link.whenIdle(() => this.post(message))));
+  }
+
+  private post(message: ToWorker): void {
     if (!this.exited) this.worker.postMessage(message);
   }
 
@@ -100,7 +110,7 @@ class ThreadWorker extends EventEmitter implements RuntimeWorker {
       return;
     }
     handedToThreads.add(socket);
-    this.worker.postMessage(tag<ToWorker>({ type: 'connection', fd }));
+    this.post(tag<ToWorker>({ type: 'connection', fd }));
   }
 }
 

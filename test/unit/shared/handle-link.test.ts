@@ -92,6 +92,27 @@ describe('HandleLink', () => {
     close();
   });
 
+  it.runIf(typeof ipc !== 'string')('says it is idle only once the other end holds every descriptor sent', async () => {
+    const { left, right } = await linkPair(ipc as Internals, path.join(dir, 'i.sock'));
+    const got: string[] = [];
+    right.onMessage = (text, handle) => {
+      got.push(text);
+      handle?.close();
+    };
+    const { served, close } = await connections(3);
+    let idleAfter = -1;
+    left.whenIdle(() => got.push('idle at once'));
+    for (const [i, s] of served.entries()) left.send(`c${i}`, handleOf(s), () => s.destroy());
+    left.whenIdle(() => {
+      idleAfter = got.length;
+    });
+    await waitFor(() => idleAfter >= 0, 5000, 'idle');
+    expect(got.slice(0, idleAfter)).toEqual(['idle at once', 'c0', 'c1', 'c2']);
+    left.close();
+    right.close();
+    close();
+  });
+
   it.runIf(typeof ipc !== 'string')('fails what is queued when it closes, and tells the other end', async () => {
     const { left, right } = await linkPair(ipc as Internals, path.join(dir, 'c.sock'));
     let rightClosed = false;
