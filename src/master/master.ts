@@ -107,7 +107,7 @@ export class Master {
       case 'serving':
       case 'reloading':
         this.checkHeartbeats();
-        for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+        this.sleepIfIdle();
         this.retireStale();
         this.managePool();
         return;
@@ -129,6 +129,20 @@ export class Master {
       case 'failed':
         return;
     }
+  }
+
+  /**
+   * pm=ondemand, idle for processidletimeout: the workers stop. A process
+   * gives its kept-alive connections to the master, which holds them open
+   * while the pool sleeps (relay.ts), so the web server never writes a request
+   * on one just as it closes. Threads cannot give theirs away: they close them.
+   */
+  private sleepIfIdle(): void {
+    const idle = this.ondemand?.tick(this.slots.values(), Date.now()) ?? [];
+    if (idle.length === 0) return;
+    const wake = (): void => this.ondemand?.wake('a request came on a kept-alive connection: starting a worker');
+    const handOff = this.runtime.name === 'prefork' && this.relay.sleep(wake);
+    for (const slot of idle) this.stopWorker(slot, this.options.graceperiod * 1000, false, handOff);
   }
 
   /** Workers live now, for tests and the status page. */
