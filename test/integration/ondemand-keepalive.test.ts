@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { failures, keepLoading, waitFor, type LoadResult } from '../helpers/load.js';
-import { nginxInFront, type Nginx } from '../helpers/nginx.js';
+import { FASTCGI_TO_APP, nginxInFront, startNginx, type Nginx } from '../helpers/nginx.js';
 import { children } from '../helpers/processes.js';
 import { FIXTURES, freePort, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
 
@@ -18,6 +18,7 @@ const SLEEPS = 'no request for processidletimeout: stopping the workers until a 
 const ASLEEP = 'no worker runs: the master watches the socket';
 const PASSED = 'kept-alive connections held while the pool slept passed on to a worker';
 const WOKEN = 'a request came on a kept-alive connection: starting a worker';
+const DROPPED = 'the web server closed a kept-alive connection held while the pool slept';
 
 function records(s: Started, msg: string): Record<string, unknown>[] {
   return s
@@ -131,4 +132,30 @@ describe.runIf(hasNginx)('pm=ondemand, prefork: going to sleep keeps nginx kept-
     console.log(`ondemand sleep races: ${ROUNDS} rounds, ${all.ok + all.failed} POSTs (${ROUNDS * 4} fired at the sleep), ${all.failed} failed; ${seen.size} upstream connection(s) seen at nginx; ${passed} held connection(s) passed on at wakes`);
     expect(all.failed, failures(all)).toBe(0);
   }, 600_000);
+
+  it('a held connection nginx closes (its keepalive_timeout) is closed and forgotten, and wakes nothing', async () => {
+    const d = path.join(dir, 'short');
+    fs.mkdirSync(d);
+    // nginx drops its idle upstream connections a few seconds after the pool sleeps (processidletimeout=1).
+    const short = await startNginx(d, `location / { ${FASTCGI_TO_APP} }`, `upstream app { server 127.0.0.1:${port} max_fails=0; keepalive 16; keepalive_timeout 8s; }`);
+    try {
+      const s = startPool();
+      await waitForListen(port);
+      const before = await posts(short.url('/whole'), 20, 4);
+      expect(before.failed, failures(before)).toBe(0);
+      const open = upstreamPorts(port).size;
+      await waitFor(() => records(s, ASLEEP).length >= 1, 30_000, 'the pool asleep');
+      await waitFor(() => records(s, DROPPED).length === open, 60_000, `nginx closing the ${open} held connection(s)`);
+      // Closed by nginx, the connections woke no worker.
+      expect(records(s, WOKEN).length).toBe(0);
+      expect(children(s.child.pid!)).toEqual([]);
+      // The next request comes on a new connection: the socket's watch wakes the pool, as without held connections.
+      const after = await posts(short.url('/whole'), 8, 4);
+      expect(after.failed, failures(after)).toBe(0);
+      expect(records(s, 'a connection came: starting a worker').length).toBe(1);
+      expect(records(s, PASSED).length).toBe(0);
+    } finally {
+      await short.stop();
+    }
+  }, 240_000);
 });
