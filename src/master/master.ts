@@ -132,16 +132,12 @@ export class Master {
   }
 
   /**
-   * pm=ondemand, idle for processidletimeout: the workers stop. A process
-   * gives its kept-alive connections to the master, which holds them open
-   * while the pool sleeps (relay.ts), so the web server never writes a request
-   * on one just as it closes. Threads cannot give theirs away: they close them.
+   * pm=ondemand, idle: the workers stop. Processes give their kept-alive connections to the master, which holds them
+   * while the pool sleeps (relay.ts): nginx never writes a request on one as it closes. Threads cannot: theirs close.
    */
   private sleepIfIdle(): void {
     const idle = this.ondemand?.tick(this.slots.values(), Date.now()) ?? [];
-    if (idle.length === 0) return;
-    const wake = (): void => this.ondemand?.wake('a request came on a kept-alive connection: starting a worker');
-    const handOff = this.runtime.name === 'prefork' && this.relay.sleep(wake);
+    const handOff = idle.length > 0 && this.runtime.name === 'prefork' && this.relay.sleep(() => this.ondemand?.wake('a request came on a kept-alive connection: starting a worker'));
     for (const slot of idle) this.stopWorker(slot, this.options.graceperiod * 1000, false, handOff);
   }
 
