@@ -107,7 +107,7 @@ export class Master {
       case 'serving':
       case 'reloading':
         this.checkHeartbeats();
-        for (const slot of this.ondemand?.tick(this.slots.values(), Date.now()) ?? []) this.stopWorker(slot, this.options.graceperiod * 1000, false);
+        this.sleepIfIdle();
         this.retireStale();
         this.managePool();
         return;
@@ -129,6 +129,16 @@ export class Master {
       case 'failed':
         return;
     }
+  }
+
+  /**
+   * pm=ondemand, idle: the workers stop. Processes give their kept-alive connections to the master, which holds them
+   * while the pool sleeps (relay.ts): nginx never writes a request on one as it closes. Threads cannot: theirs close.
+   */
+  private sleepIfIdle(): void {
+    const idle = this.ondemand?.tick(this.slots.values(), Date.now()) ?? [];
+    const handOff = idle.length > 0 && this.relay.sleep(() => this.ondemand?.wake('a request came on a kept-alive connection: starting a worker'));
+    for (const slot of idle) this.stopWorker(slot, this.options.graceperiod * 1000, false, handOff);
   }
 
   /** Workers live now, for tests and the status page. */

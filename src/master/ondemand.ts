@@ -24,7 +24,8 @@ export class OnDemand {
   private fd: number | undefined;
   private copyAsked = false;
   private readonly log: Logger;
-  private readonly wake: () => void;
+  /** Starts a worker (the master's next turn sees the pool awake). */
+  private readonly startWorker: () => void;
   private watch: net.Server | null = null;
   private held: net.Socket[] = [];
   /** Per worker: what it had served when last seen, and when that changed. */
@@ -35,13 +36,13 @@ export class OnDemand {
   /** backlog= as the workers listen with: the master's own listen() must not shrink it back to Node's 511. */
   private readonly backlog: number;
 
-  constructor(idleSeconds: number, fd: number, log: Logger, wake: () => void, backlog = 511) {
+  constructor(idleSeconds: number, fd: number, log: Logger, startWorker: () => void, backlog = 511) {
     this.idleMs = idleSeconds * 1000;
     this.backlog = backlog;
     // A systemd socket (fd 3) gets a copy on fd 0 from the first worker (takeSocket).
     this.fd = fd <= 2 ? fd : undefined;
     this.log = log;
-    this.wake = wake;
+    this.startWorker = startWorker;
   }
 
   /**
@@ -115,17 +116,26 @@ export class OnDemand {
       this.held.push(socket);
       // A connection that goes before a worker can take it is simply forgotten.
       socket.on('error', () => {});
-      if (!this.sleeping) return;
-      this.stopWatching();
-      this.sleeping = false;
-      this.wokeAt = Date.now();
-      this.log.info('a connection came: starting a worker');
-      this.wake();
+      this.wake('a connection came: starting a worker');
     });
     server.on('error', (error: Error) => this.log.error({ err: error.message }, 'cannot watch the socket for connections'));
     server.listen({ fd: this.fd }, this.backlog);
     this.watch = server;
     this.log.info('no worker runs: the master watches the socket');
+  }
+
+  /**
+   * Something came for the pool while it sleeps: a connection on the socket,
+   * or the web server's next request on a kept-alive connection the master
+   * holds (relay.ts). The first one starts a worker; the others wait for it.
+   */
+  wake(why: string): void {
+    if (!this.sleeping) return;
+    this.stopWatching();
+    this.sleeping = false;
+    this.wokeAt = Date.now();
+    this.log.info(why);
+    this.startWorker();
   }
 
   private stopWatching(): void {

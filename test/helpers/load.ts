@@ -15,6 +15,11 @@ export interface LoadResult {
   errors: string[];
 }
 
+/** A load's failures in one line, for an assertion's message: how many, and the first kinds of error. */
+export function failures(r: LoadResult): string {
+  return `${r.failed} of ${r.ok + r.failed} failed: ${[...new Set(r.errors)].slice(0, 5).join('; ')}`;
+}
+
 /**
  * A POST whose body the app must read (nginx retries a GET that meets a
  * closed upstream connection on another one, never a POST: lossless is

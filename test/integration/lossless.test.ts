@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { keepLoading, waitFor, type LoadResult } from '../helpers/load.js';
+import { failures, keepLoading, waitFor } from '../helpers/load.js';
 import { expectPeaksWithin, retiredPeaks } from '../helpers/maxmemory.js';
 import { nginxInFront, type Nginx } from '../helpers/nginx.js';
 import { readPid, running } from '../helpers/processes.js';
@@ -37,10 +37,6 @@ const POST = { body: BODY, expect: ` ${BODY.length}` };
 /** Log lines of a JSON log with this message. */
 function lines(s: Started, msg: string): number {
   return s.output().split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { msg?: string }).msg === msg).length;
-}
-
-function report(r: LoadResult): string {
-  return `${r.failed} of ${r.ok + r.failed} failed: ${[...new Set(r.errors)].slice(0, 5).join('; ')}`;
 }
 
 describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('lossless worker changes under POST load, %s', (method) => {
@@ -83,7 +79,7 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('lossless worker
       await waitFor(() => traffic.result.ok >= served + 50, 60_000, `50 POSTs after reload ${v}`);
     }
     const r = await traffic.stop();
-    expect(r.failed, report(r)).toBe(0);
+    expect(r.failed, failures(r)).toBe(0);
     // The old workers' kept-alive connections went on to the fresh ones: the mechanism did run.
     expect(lines(server, 'kept-alive connection passed on')).toBeGreaterThan(0);
   }, 300_000);
@@ -98,7 +94,7 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('lossless worker
     // Counted from the log, not from the clock.
     await waitFor(() => lines(server!, `${why}: retiring after the requests in progress`) >= count && until(), 240_000, `${count} workers retired (${why})`);
     const r = await traffic.stop();
-    expect(r.failed, report(r)).toBe(0);
+    expect(r.failed, failures(r)).toBe(0);
     expect(lines(server, 'kept-alive connection passed on')).toBeGreaterThan(0);
   }
 
@@ -116,7 +112,7 @@ describe.runIf(hasNginx).each(['prefork', 'threaded'] as const)('lossless worker
       await waitFor(() => traffic.result.ok >= served + 50, 60_000, `50 POSTs after SIGTTOU ${stopped}`);
     }
     const r = await traffic.stop();
-    expect(r.failed, report(r)).toBe(0);
+    expect(r.failed, failures(r)).toBe(0);
     // The spare worker that leaves is the least loaded one, which may hold none of nginx's kept-alive
     // connections (a busy worker often accepts them all): then there is nothing to pass, and nothing lost.
     console.log(`SIGTTOU x2: ${r.ok} POSTs answered, ${lines(server, 'kept-alive connection passed on')} connection(s) passed on`);
@@ -175,7 +171,7 @@ describe.runIf(hasNginx).each(RESTARTS)('the restart script on %s under POST loa
     // The old masters leave once their connections went on.
     await waitFor(() => masters.every((pid) => !running(pid)), 60_000, 'the old masters gone');
     const r = await traffic.stop();
-    expect(r.failed, report(r)).toBe(0);
+    expect(r.failed, failures(r)).toBe(0);
     const log = fs.readFileSync(`${d}/err.log`, 'utf8');
     expect(log).toContain('kept-alive connections taken over from the previous master');
   }, 300_000);
