@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { isRoot, lookupGroup, lookupUser, type Account } from './accounts.js';
 import { appLines } from './app-output.js';
 import { bindListener } from './listener/bind.js';
+import { keepFd0FlagsAtExit } from './listener/fd0.js';
 import { containerPlace, type ContainerPlace } from '../shared/container.js';
 import { startControl, type Control } from './control.js';
 import { leftOut, workerEnvironment } from './environment.js';
@@ -76,8 +77,10 @@ export interface StartHooks {
 
 /** Runs the master here until it stops; rejects with a RunfcgiError when it cannot start. */
 export async function startMaster(options: Options, hooks: StartHooks = {}): Promise<void> {
-  // First of all, so that a signal that comes early is queued, not fatal.
+  // First of all, so that a signal that comes early is queued, not fatal,
+  // and that no exit makes a socket handed over on fd 0 blocking for whoever shares it.
   const signals = new SignalQueue(SIGNALS);
+  keepFd0FlagsAtExit();
   const logs = logDestination(options.errlog);
   // The workers open it; a file they cannot open is better said here, once.
   if (options.accesslog !== undefined && options.accesslog !== '-') checkLogFile(options.accesslog, 'accesslog');

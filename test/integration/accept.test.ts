@@ -1,11 +1,13 @@
 // The listening socket every worker accepts on stays non-blocking, whatever a new or leaving worker does (issue 23).
 
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cgiFcgi } from '../helpers/cgi-fcgi.js';
-import { waitFor } from '../helpers/load.js';
-import { FIXTURES, need, start, tempDir, waitForListen, type Started } from '../helpers/run.js';
+import { isAlive, waitFor } from '../helpers/load.js';
+import { children, tagged } from '../helpers/processes.js';
+import { BIN, FIXTURES, need, start, tempDir, waitForListen, which, type Started } from '../helpers/run.js';
 
 const GATED = path.join(FIXTURES, 'gated-boot.mjs');
 const O_NONBLOCK = 0o4000;
@@ -34,8 +36,18 @@ const count = (text: string, what: string): number => text.split(what).length - 
 describe('the listening socket', () => {
   let server: Started | undefined;
   let dir: string | undefined;
+  let tag: string | undefined;
   afterEach(async () => {
     await server?.stop('SIGKILL');
+    // spawn-fcgi's masters are init's children, not ours: found by the tag they inherit, with their workers.
+    for (const pid of tag === undefined ? [] : tagged(tag).flatMap((master) => [master, ...children(master)])) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    tag = undefined;
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -69,4 +81,29 @@ describe('the listening socket', () => {
     expect(listeningNonBlocking(server.child.pid!, dir), 'once a worker left').toBe(true);
     expect((await cgiFcgi(sock, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' })).body.toString()).toMatch(/^pid \d+\n$/);
   });
+
+  // spawn-fcgi and web servers hand the socket over blocking, and Node's exit
+  // (ResetStdio) puts fds 0-2 back as they were at its start when fd 0 is still
+  // the same file: a master leaving made the socket blocking for every process
+  // that still shares it, here the other master's workers.
+  it.runIf(need('spawn-fcgi'))
+    .each(['prefork', 'threaded'])('stays non-blocking for the other master on a socket spawn-fcgi -F 2 shares when one master stops (method=%s)', async (method) => {
+      dir = tempDir();
+      tag = `accept-${process.pid}-${method}`;
+      const sock = path.join(dir, 'app.sock');
+      const log = path.join(dir, 'errlog');
+      const pids = path.join(dir, 'pids');
+      const args = [process.execPath, BIN, `app=${GATED}`, `method=${method}`, 'maxchildren=1', 'minspare=1', 'maxspare=1', `errlog=${log}`];
+      const spawned = spawnSync(which('spawn-fcgi')!, ['-F', '2', '-s', sock, '-P', pids, '--', ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, RUNFCGI_TEST_TAG: tag } });
+      expect(spawned.status, spawned.stderr).toBe(0);
+      const [first, second] = fs.readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+      const ready = (): number => count(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '', '"worker ready"');
+      await waitFor(() => ready() === 2, 60_000, "both masters' workers ready");
+      expect(listeningNonBlocking(second!, dir), 'while both masters serve').toBe(true);
+      process.kill(first!, 'SIGTERM');
+      await waitFor(() => !isAlive(first!), 60_000, 'the first master gone');
+      // A worker thread holds the master's fd 0; a worker process, its own fd 5.
+      for (const pid of [second!, ...children(second!)]) expect(listeningNonBlocking(pid, dir), `in process ${pid} once the other master left`).toBe(true);
+      expect((await cgiFcgi(sock, { REQUEST_METHOD: 'GET', REQUEST_URI: '/' })).body.toString()).toMatch(/^pid \d+\n$/);
+    });
 });

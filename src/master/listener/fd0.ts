@@ -64,3 +64,39 @@ export function keepFd0Taken(): void {
     fs.openSync('/dev/null', 'r');
   }
 }
+
+function statOf(fd: number): fs.Stats | undefined {
+  try {
+    return fs.fstatSync(fd);
+  } catch {
+    return undefined;
+  }
+}
+
+let keptAtExit = false;
+
+/**
+ * A socket handed to us on fd 0 (spawn-fcgi, mod_fcgid, lighttpd) stays non-blocking when we exit.
+ * Node's exit (ResetStdio in node.cc: an atexit hook, also run by SIGINT/SIGTERM when no listener
+ * catches them) puts O_NONBLOCK on fds 0-2 back as it was when the process started, if fd 0 is
+ * still the same file. Those servers hand the socket over blocking, and the flag belongs to the
+ * open file, shared by every process that holds the socket: one master leaving made it blocking for
+ * another master on it (spawn-fcgi -F 2) and that master's workers, whose accept() then waited,
+ * and their event loop with it, whenever another process took the connection they woke for.
+ * 'exit' listeners run before atexit: /dev/null on fd 0 makes it another file, and Node leaves
+ * the socket alone. Call it first thing: from then on every exit but SIGKILL or a crash of Node
+ * itself (neither resets anything) goes through 'exit'.
+ */
+export function keepFd0FlagsAtExit(): void {
+  const started = statOf(0);
+  if (keptAtExit || started === undefined || !started.isSocket()) return;
+  keptAtExit = true;
+  process.on('exit', () => {
+    const now = statOf(0);
+    if (now?.dev !== started.dev || now.ino !== started.ino) return;
+    // A worker thread that opens a descriptor between these two lines (one accepted as the
+    // process exits) takes fd 0: another file all the same, which is all this needs.
+    closeFd0();
+    keepFd0Taken();
+  });
+}
