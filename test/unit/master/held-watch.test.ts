@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HeldWatch, type ReadableHandle } from '../../../src/master/held-watch.js';
-import { ipcPipes } from '../../../src/master/listener/ipc-pipe.js';
+import { ipcPipes } from '../../../src/shared/uv-pipes.js';
 import { Relay } from '../../../src/master/relay.js';
 import type { PassedHandle, RuntimeWorker } from '../../../src/master/runtime/types.js';
 import { newSlot } from '../../../src/master/slot.js';
