@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Socket } from 'node:net';
-import { HandleLink } from '../../shared/handle-link.js';
+import type { HandleLink } from '../../shared/handle-link.js';
 import { LINK_KEPT_ALIVE, LINK_NEW, tag, type ToMaster, type ToWorker, type WorkerInit } from '../../shared/messages.js';
 import type { UvHandle } from '../../shared/uv-pipes.js';
 import { threadLinks, type ThreadLinks } from './thread-links.js';
