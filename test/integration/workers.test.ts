@@ -262,11 +262,16 @@ describe.each(['prefork', 'threaded'] as const)('method=%s', (method) => {
   });
 
   it('backs off when workers keep dying instead of spinning', async () => {
-    server = start([`app=${path.join(FIXTURES, 'dies-soon.mjs')}`, `socket=${sock}`, `method=${method}`, 'minspare=1', 'maxspare=1']);
+    const marks = tempDir();
+    server = start([`app=${path.join(FIXTURES, 'dies-soon.mjs')}`, `socket=${sock}`, `method=${method}`, 'minspare=1', 'maxspare=1', `env=DIES_SOON_DIR=${marks}`]);
     const s = server;
+    // Past the start: from now on every worker dies soon after its app loads.
+    await waitFor(() => lines(s, 'worker ready').length >= 1, 120_000, 'the first worker ready');
+    fs.writeFileSync(path.join(marks, 'go'), '');
     await waitFor(() => lines(s, 'worker failed before it could serve: backing off').length >= 3, 120_000, 'backoff');
     const backoffs = lines(s, 'worker failed before it could serve: backing off').map((l) => l.backoffMs as number);
     expect(backoffs[2]).toBeGreaterThan(backoffs[0]!);
+    fs.rmSync(marks, { recursive: true, force: true });
   });
 
   it.runIf(need('tmux'))('Ctrl+C in a real terminal stops cleanly and removes the socket', async () => {
