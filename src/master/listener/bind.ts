@@ -134,14 +134,20 @@ export function answers(socketPath: string): Promise<boolean> {
   });
 }
 
-/** How long a start waits for another server's socket to go quiet before giving up. */
-const WAIT_FREE_MS = 3000;
+/**
+ * How long a start waits for another server's socket to go quiet, or for a
+ * stopping runfcgi to say it hands the socket over, before giving up. The
+ * restart script starts the next master right after its `kill`: on a loaded
+ * machine the old master may take seconds to act on the SIGTERM, and 3 s
+ * once made a back-to-back restart fail (CI, under a wrk flood).
+ */
+const WAIT_FREE_MS = 10_000;
 
 /**
  * A live socket at the path is refused, unless it belongs to a runfcgi that
  * is stopping (the restart script: kill, then start at once): that one we
  * replace while it still answers, so no connection finds nobody there.
- * Anything else answering gets a few seconds to stop.
+ * Anything else answering gets WAIT_FREE_MS to stop.
  */
 async function waitUntilFree(socketPath: string, log: Logger): Promise<void> {
   const deadline = Date.now() + WAIT_FREE_MS;
