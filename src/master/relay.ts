@@ -95,7 +95,7 @@ export class Relay {
     const ipc = ipcPipes();
     if (held.watch !== undefined || typeof ipc === 'string') return;
     if (!canWatch(held.handle)) {
-      // A handle of a runtime the master cannot read (never from prefork): it could never wake the pool.
+      // A handle the master cannot read (neither runtime sends one: a process's and a thread's link's are libuv streams): it could never wake the pool.
       this.log.warn('a kept-alive connection the master cannot watch while the pool sleeps: closed');
       this.forget(held);
       return;
